@@ -1,0 +1,49 @@
+"""Shared fixtures: the repository's paths and a small demo book built once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+FIXTURES = ROOT / "tests" / "fixtures"
+# A scratch chapter that uses the book machinery the way chapters do (slider, figure, math).
+DEMO_NOTEBOOK = FIXTURES / "slider_demo.ipynb"
+
+
+def make_book(dest: Path, notebooks: dict[str, Path | object]) -> Path:
+    """A copy of book/'s config, intro and vendored JS, with `notebooks` as its chapters.
+
+    notebooks: chapter name -> a path to copy, or an nbformat notebook to write.
+    """
+    import nbformat
+
+    book = dest / "book"
+    book.mkdir(parents=True)
+    for name in ("_config.yml", "intro.md"):
+        shutil.copy2(BOOK / name, book / name)
+    shutil.copytree(BOOK / "_vendor", book / "_vendor")
+    for name, nb in notebooks.items():
+        if isinstance(nb, Path):
+            shutil.copy2(nb, book / f"{name}.ipynb")
+        else:
+            nbformat.write(nb, book / f"{name}.ipynb")
+    chapters = "".join(f"  - file: {name}\n" for name in notebooks)
+    toc = "format: jb-book\nroot: intro\n" + (f"chapters:\n{chapters}" if chapters else "")
+    (book / "_toc.yml").write_text(toc)
+    return book
+
+
+@pytest.fixture(scope="session")
+def demo_book(tmp_path_factory) -> Path:
+    """The demo chapter executed in quick mode and built; returns the folder holding _build/."""
+    from stylelab.book import run_pipeline
+
+    out = tmp_path_factory.mktemp("demo")
+    book = make_book(out, {"slider_demo": DEMO_NOTEBOOK})
+    status = run_pipeline(book, out, quick=True, timeout=300)
+    assert status == 0, "the demo book failed to build; see the captured output"
+    return out

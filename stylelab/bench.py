@@ -2,7 +2,7 @@
 
 Performance is measured here, never asserted in tests. Each suite lives in its
 own module (`bench_<suite>.py`) defining `add_arguments(parser)` and
-`run(args) -> int`; this module only routes.
+`run(args) -> int`; this module only routes, importing just the suite asked for.
 """
 
 from __future__ import annotations
@@ -11,17 +11,29 @@ import argparse
 import importlib
 
 SUITES = {
-    "scans": ("stylelab.bench_scans", "selective scan and WKV: the three tiers over sequence length"),
+    "scans": (
+        "stylelab.bench_scans",
+        "selective scan and WKV: the three tiers over sequence length",
+    ),
     "adain": ("stylelab.bench_adain", "AdaIN stylization at 512 and 1024 against the peer package"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    for name, (module_name, help_text) in SUITES.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module_name).add_arguments(p)
+    lines = [f"  {name:8s} {help_text}" for name, (_, help_text) in SUITES.items()]
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "suites:\n"
+        + "\n".join(lines)
+        + "\n\n`stylelab bench SUITE --help` lists a suite's options."
+    )
+    parser.add_argument("suite", choices=SUITES, help="what to measure")
+    parser.add_argument("suite_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
-    return importlib.import_module(SUITES[args.suite][0]).run(args)
+    module_name, help_text = SUITES[args.suite]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"stylelab bench {args.suite}", description=help_text)
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(args.suite_args))

@@ -41,6 +41,7 @@ import math
 
 import torch
 
+from stylelab.checks import all_finite
 from stylelab.errors import StylelabError
 from stylelab.kernels import resolve_backend
 
@@ -100,7 +101,7 @@ def _check_inputs(op, w, u, k, v) -> None:
             f"{op}: inputs are on different devices {sorted(map(str, devices))}; move them to one"
         )
     for name, t in (("k", k), ("v", v), ("w", w), ("u", u)):
-        if not bool(torch.isfinite(t).all()):
+        if not all_finite(t):
             raise StylelabError(f"{op}: {name} contains NaN or Inf; check the layer feeding it")
 
 

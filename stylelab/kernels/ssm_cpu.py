@@ -1,0 +1,378 @@
+"""Selective scan on CPU with numba: a fused float32 forward and its adjoint backward.
+
+The torch loop materialises exp(ΔA) and ΔBu as (batch, D, L, N) tensors. Here
+each (batch, channel) pair is one task for a thread (`prange`); its state h[N]
+lives in a small local array and the loop runs over t, so memory traffic is the
+inputs once. Everything is float32 (one compiled specialisation, cached on disk),
+and the N exponentials of a step go through `exp32`, a vectorisable exp: numba
+has no vector math library here (no SVML), so `np.exp` would be a scalar libm
+call per state update, and that call alone costs more than the rest of the
+update (measured by `stylelab bench scans`).
+
+The backward runs the adjoint recurrence of mechanisms.md §8.1 from t = L-1
+down to 0. It stores nothing from the forward: it recomputes h, keeps h every
+`CHECKPOINT_EVERY` steps, then replays one such segment at a time in reverse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+# Fast-math without 'nnan'/'ninf': reassociation lets LLVM vectorise the sum over n,
+# while inf and nan keep their IEEE meaning (an overflowing state stays inf).
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+CHECKPOINT_EVERY = 64  # backward: steps between stored states (memory N·L/64 per task)
+SOFTPLUS_THRESHOLD = 20.0  # softplus(x) = x above this, as torch.nn.functional.softplus
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """Reinterpret an int32 bit pattern as a float32 (a C union); LLVM vectorises it."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@njit(inline="always", fastmath=FASTMATH, cache=True)
+def exp32(x):
+    """e^x in float32 within 1 ulp, in plain arithmetic so a loop of them vectorises.
+
+    Cephes' expf (also sse_mathfun): e^x = 2^k · e^r with k = round(x / ln 2) and
+    |r| <= ln(2)/2, e^r by a degree-7 polynomial, 2^k built from its exponent bits.
+    Flushes to 0 below x = -86.99 (where e^x < 1.7e-38, next to the smallest normal
+    float32, 1.2e-38); inf above 88.72, as expf.
+    """
+    xc = min(max(x, np.float32(-87.0)), np.float32(88.8))
+    k = np.floor(xc * np.float32(1.44269504088896341) + np.float32(0.5))
+    # r = x - k·ln2, with ln2 split in two so the product is exact
+    r = xc - k * np.float32(0.693359375) + k * np.float32(2.12194440e-4)
+    p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * (r * r) + r + np.float32(1.0)
+    # 2^(k-1) · 2 keeps the exponent field in range for k = 128 (x up to 88.72);
+    # k = -126 gives the bit pattern of 0.0, the flush to zero
+    two_k = _float32_from_bits((np.int32(k) + np.int32(126)) << np.int32(23))
+    return p * two_k * np.float32(2.0)
+
+
+@njit(inline="always", fastmath=FASTMATH, cache=True)
+def _step_size(raw, bias, softplus):
+    """Δ = softplus(raw + bias), or raw + bias; float32."""
+    v = raw + bias
+    if softplus and v <= np.float32(SOFTPLUS_THRESHOLD):
+        v = np.float32(np.log1p(np.exp(v)))
+    return v
+
+
+@njit(inline="always", fastmath=FASTMATH, cache=True)
+def _sigmoid(v):
+    return np.float32(1.0) / (np.float32(1.0) + np.float32(np.exp(-v)))
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def scan_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, has_z, y, last_state):
+    """Forward scan, in place into y (batch, D, L) and last_state (batch, D, N).
+
+    u, delta (batch, D, L); A (D, N); B, C time-major (batch, G, L, N) so that the
+    N values of one step are contiguous; D, delta_bias (D,); z (batch, D, L), read
+    only when has_z. All float32 and C-contiguous.
+    """
+    n_batch, n_channels, length = u.shape
+    n_state = A.shape[1]
+    per_group_B = n_channels // B.shape[1]
+    per_group_C = n_channels // C.shape[1]
+    for task in prange(n_batch * n_channels):
+        b = task // n_channels
+        d = task - b * n_channels
+        B_bd = B[b, d // per_group_B]  # (L, N)
+        C_bd = C[b, d // per_group_C]
+        A_d = A[d]
+        h = np.zeros(n_state, np.float32)
+        decay = np.empty(n_state, np.float32)
+        for t in range(length):
+            dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+            dt_u = dt * u[b, d, t]
+            # two loops over n: the exps vectorise apart from the recurrence (measured faster)
+            for n in range(n_state):
+                decay[n] = exp32(dt * A_d[n])
+            B_t = B_bd[t]
+            C_t = C_bd[t]
+            y_t = np.float32(0.0)
+            for n in range(n_state):
+                h[n] = decay[n] * h[n] + dt_u * B_t[n]
+                y_t += C_t[n] * h[n]
+            y_t += D[d] * u[b, d, t]
+            if has_z:
+                y_t *= z[b, d, t] * _sigmoid(z[b, d, t])
+            y[b, d, t] = y_t
+        last_state[b, d] = h
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def scan_backward(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D,
+    z,
+    delta_bias,
+    delta_softplus,
+    has_z,
+    dout,
+    dlast,
+    du,
+    ddelta,
+    dz,
+    dA_part,
+    dB_part,
+    dC_part,
+    dD_part,
+    dbias_part,
+):
+    """Gradients of scan_forward by the adjoint recurrence (mechanisms.md §8.1).
+
+    With a_t = exp(Δ_t A), the adjoint g_t = C_t·dy_t + a_{t+1} ⊙ g_{t+1}, and
+    g_{L-1} also receives dlast (the gradient of the last state). Per task (b, d):
+      dA    += g_t ⊙ h_{t-1} ⊙ a_t · Δ_t           dΔ_t = Σ_n g_t (h_{t-1} a_t A + B_t u_t)
+      dB_t   = g_t Δ_t u_t                          du_t = Σ_n g_t Δ_t B_t + D dy_t
+      dC_t   = dy_t h_t                             dD  += dy_t u_t
+    then dΔ goes through softplus (times sigmoid) into ddelta and dbias.
+    Terms summed over channels (dB, dC) or batch (dA, dD, dbias) are written per
+    task into *_part arrays and summed by the caller, so no two threads write
+    the same element. dB_part, dC_part: (batch, D, L, N).
+    """
+    n_batch, n_channels, length = u.shape
+    n_state = A.shape[1]
+    per_group_B = n_channels // B.shape[1]
+    per_group_C = n_channels // C.shape[1]
+    K = CHECKPOINT_EVERY
+    n_segments = (length + K - 1) // K
+    for task in prange(n_batch * n_channels):
+        b = task // n_channels
+        d = task - b * n_channels
+        B_bd = B[b, d // per_group_B]
+        C_bd = C[b, d // per_group_C]
+        A_d = A[d]
+        # 1. forward again, keeping h at the start of every segment of K steps
+        checkpoints = np.empty((n_segments, n_state), np.float32)
+        h = np.zeros(n_state, np.float32)
+        for t in range(length):
+            if t % K == 0:
+                checkpoints[t // K] = h
+            dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+            dt_u = dt * u[b, d, t]
+            B_t = B_bd[t]
+            for n in range(n_state):
+                h[n] = exp32(dt * A_d[n]) * h[n] + dt_u * B_t[n]
+        # 2. backward, one segment at a time from the last
+        states = np.empty((K + 1, n_state), np.float32)  # states[i] = h before step t0 + i
+        decays = np.empty((K, n_state), np.float32)
+        g_carry = dlast[b, d].copy()  # a_{t+1} ⊙ g_{t+1}; at t = L-1 it is dlast
+        dA_acc = np.zeros(n_state, np.float64)
+        dD_acc = 0.0
+        dbias_acc = 0.0
+        for segment in range(n_segments - 1, -1, -1):
+            t0 = segment * K
+            t1 = min(length, t0 + K)
+            states[0] = checkpoints[segment]
+            dA_segment = np.zeros(n_state, np.float32)  # float32 over K steps, then float64
+            for t in range(t0, t1):
+                i = t - t0
+                dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+                dt_u = dt * u[b, d, t]
+                B_t = B_bd[t]
+                for n in range(n_state):
+                    a = exp32(dt * A_d[n])
+                    decays[i, n] = a
+                    states[i + 1, n] = a * states[i, n] + dt_u * B_t[n]
+            for t in range(t1 - 1, t0 - 1, -1):
+                i = t - t0
+                raw = delta[b, d, t] + delta_bias[d]
+                dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+                u_t = u[b, d, t]
+                B_t = B_bd[t]
+                C_t = C_bd[t]
+                dy = dout[b, d, t]
+                if has_z:  # y = y_pre · SiLU(z): dy_pre = dy · SiLU(z), dz = dy · y_pre · SiLU'(z)
+                    y_pre = D[d] * u_t
+                    for n in range(n_state):
+                        y_pre += C_t[n] * states[i + 1, n]
+                    zt = z[b, d, t]
+                    sig = _sigmoid(zt)
+                    dz[b, d, t] = (
+                        dy * y_pre * sig * (np.float32(1.0) + zt * (np.float32(1.0) - sig))
+                    )
+                    dy = dy * zt * sig
+                dD_acc += dy * u_t
+                dt_u = dt * u_t
+                gha_A = np.float32(0.0)  # Σ_n g h_{t-1} a A
+                g_B = np.float32(0.0)  # Σ_n g B
+                dB_t = dB_part[b, d, t]
+                dC_t = dC_part[b, d, t]
+                # all float32 and no float64 here, so this loop vectorises
+                for n in range(n_state):
+                    g = C_t[n] * dy + g_carry[n]
+                    gha = g * states[i, n] * decays[i, n]  # g_t h_{t-1} a_t
+                    dA_segment[n] += gha * dt
+                    gha_A += gha * A_d[n]
+                    g_B += g * B_t[n]
+                    dB_t[n] = g * dt_u
+                    dC_t[n] = dy * states[i + 1, n]
+                    g_carry[n] = g * decays[i, n]
+                ddt = gha_A + g_B * u_t
+                du_t = D[d] * dy + g_B * dt
+                if delta_softplus and raw <= np.float32(SOFTPLUS_THRESHOLD):
+                    ddt = ddt * _sigmoid(raw)  # softplus'(x) = sigmoid(x)
+                ddelta[b, d, t] = ddt
+                dbias_acc += ddt
+                du[b, d, t] = du_t
+            for n in range(n_state):
+                dA_acc[n] += dA_segment[n]
+        for n in range(n_state):
+            dA_part[b, d, n] = dA_acc[n]
+        dD_part[b, d] = dD_acc
+        dbias_part[b, d] = dbias_acc
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def exp_throughput(x, repeats, vectorised):
+    """Σ e^{x·s} over x (tasks, n) for `repeats` scales s, one task per prange iteration.
+
+    What one exp costs on this machine with the threads numba is set to: libm's scalar
+    expf (vectorised=False), or exp32 as the scan kernel uses it (vectorised=True).
+    x should fit in cache so that the exps, not memory, set the time. Returns (tasks,).
+    """
+    sums = np.zeros(x.shape[0], np.float32)
+    for task in prange(x.shape[0]):
+        row = x[task]
+        total = np.float32(0.0)
+        for r in range(repeats):
+            scale = np.float32(1.0) - np.float32(r) * np.float32(1e-4)
+            if vectorised:
+                for j in range(row.shape[0]):
+                    total += exp32(row[j] * scale)
+            else:
+                for j in range(row.shape[0]):
+                    total += np.exp(row[j] * scale)
+        sums[task] = total
+    return sums
+
+
+# --- torch glue -------------------------------------------------------------------------
+
+
+def _f32(x: torch.Tensor) -> np.ndarray:
+    """A float32 C-contiguous numpy view (a copy only when needed)."""
+    return x.detach().to(torch.float32).contiguous().numpy()
+
+
+def _time_major(M: torch.Tensor) -> np.ndarray:
+    """B or C (batch, N, L) or (batch, G, N, L) -> float32 (batch, G, L, N)."""
+    M = M.unsqueeze(1) if M.dim() == 3 else M
+    return _f32(M.transpose(-1, -2))
+
+
+def _kernel_inputs(u, delta, A, B, C, D, z, delta_bias):
+    n_channels = u.shape[1]
+    zeros = np.zeros(n_channels, np.float32)
+    return (
+        _f32(u),
+        _f32(delta),
+        _f32(A),
+        _time_major(B),
+        _time_major(C),
+        zeros if D is None else _f32(D),
+        np.zeros((1, 1, 1), np.float32) if z is None else _f32(z),
+        zeros if delta_bias is None else _f32(delta_bias),
+    )
+
+
+class SelectiveScanNumba(torch.autograd.Function):
+    """The numba forward and backward as one autograd op; outputs (y, last_state)."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus):
+        arrays = _kernel_inputs(u, delta, A, B, C, D, z, delta_bias)
+        n_batch, n_channels, length = u.shape
+        y = np.empty((n_batch, n_channels, length), np.float32)
+        last_state = np.empty((n_batch, n_channels, A.shape[1]), np.float32)
+        scan_forward(*arrays, bool(delta_softplus), z is not None, y, last_state)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
+        ctx.delta_softplus = bool(delta_softplus)
+        return torch.from_numpy(y).to(u.dtype), torch.from_numpy(last_state).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, dy, dlast):
+        u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
+        arrays = _kernel_inputs(u, delta, A, B, C, D, z, delta_bias)
+        n_batch, n_channels, length = u.shape
+        n_state = A.shape[1]
+        dy = np.zeros(u.shape, np.float32) if dy is None else _f32(dy)
+        dlast = (
+            np.zeros((n_batch, n_channels, n_state), np.float32) if dlast is None else _f32(dlast)
+        )
+        du, ddelta, dz = (np.zeros(u.shape, np.float32) for _ in range(3))
+        dA_part = np.empty((n_batch, n_channels, n_state), np.float32)
+        dB_part = np.empty((n_batch, n_channels, length, n_state), np.float32)
+        dC_part = np.empty_like(dB_part)
+        dD_part = np.empty((n_batch, n_channels), np.float32)
+        dbias_part = np.empty_like(dD_part)
+        scan_backward(
+            *arrays, ctx.delta_softplus, z is not None, dy, dlast,
+            du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part,
+        )  # fmt: skip
+
+        def back(x: np.ndarray, like: torch.Tensor | None):
+            return None if like is None else torch.from_numpy(x).to(like.dtype)
+
+        return (
+            back(du, u),
+            back(ddelta, delta),
+            back(dA_part.sum(0), A),
+            back(_sum_groups(dB_part, B), B),
+            back(_sum_groups(dC_part, C), C),
+            back(dD_part.sum(0), D),
+            back(dz, z),
+            back(dbias_part.sum(0), delta_bias),
+            None,
+        )
+
+
+def _sum_groups(part: np.ndarray, like: torch.Tensor) -> np.ndarray:
+    """Per-channel (batch, D, L, N) -> the layout of B or C: (batch, [G,] N, L)."""
+    n_batch, n_channels, length, n_state = part.shape
+    groups = 1 if like.dim() == 3 else like.shape[1]
+    summed = part.reshape(n_batch, groups, n_channels // groups, length, n_state).sum(2)
+    summed = summed.transpose(0, 1, 3, 2)  # (batch, G, N, L)
+    return np.ascontiguousarray(summed[:, 0] if like.dim() == 3 else summed)
+
+
+def selective_scan_numba(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+):
+    """The numba tier (CPU tensors, computed in float32, returned in u's dtype; autograd ok).
+
+    Inputs are assumed checked (call `stylelab.ssm.selective_scan` for that).
+    """
+    y, last_state = SelectiveScanNumba.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    return (y, last_state) if return_last_state else y

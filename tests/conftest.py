@@ -47,3 +47,24 @@ def demo_book(tmp_path_factory) -> Path:
     status = run_pipeline(book, out, quick=True, timeout=300)
     assert status == 0, "the demo book failed to build; see the captured output"
     return out
+
+
+@pytest.fixture
+def isolated_weights(tmp_path, monkeypatch) -> Path:
+    """A weights folder holding only the shipped encoder (linked) and whatever a test adds.
+
+    Tests that publish or corrupt weights work here, never on data/weights/.
+    """
+    import json
+
+    from stylelab import weights
+
+    real, manifest = weights.weights_dir(), weights.read_manifest()
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    keep = {k: v for k, v in manifest.items() if k == "mobilenetv2_style"}
+    for entry in keep.values():
+        (folder / entry["file"]).symlink_to(real / entry["file"])
+    (folder / "manifest.json").write_text(json.dumps(keep))
+    monkeypatch.setenv(weights.ENV_VAR, str(folder))
+    return folder

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,11 +37,17 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def weights_dir() -> Path:
-    """The folder holding shipped weights: `$STYLELAB_WEIGHTS_DIR` or the repo's `data/weights/`."""
+    """The folder holding shipped weights.
+
+    `$STYLELAB_WEIGHTS_DIR` if set; else the repo's `data/weights/` (a checkout or an
+    editable install); else `<prefix>/share/stylelab/weights`, where a wheel puts them.
+    """
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parent.parent / "data" / "weights"
+    in_repo = Path(__file__).resolve().parent.parent / "data" / "weights"
+    installed = Path(sys.prefix) / "share" / "stylelab" / "weights"
+    return installed if not in_repo.is_dir() and installed.is_dir() else in_repo
 
 
 def read_manifest() -> dict[str, dict]:

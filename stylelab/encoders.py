@@ -34,6 +34,7 @@ from torch import nn
 from torchvision.models import vgg as tv_vgg
 
 from stylelab import weights as shipped
+from stylelab.devices import resolve_device
 from stylelab.errors import StylelabError
 
 # The offline default used by name="auto" when no ImageNet VGG-19 is on disk.
@@ -524,15 +525,6 @@ def _resolve(name: str, weights: str, download: bool = False) -> tuple[str, str]
     return chosen
 
 
-def _device(device) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise StylelabError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'auto'") from err
-
-
 def load_encoder(
     name: str = "auto", weights="auto", device="cpu", seed: int = 0, download: bool = False
 ) -> Encoder:
@@ -546,7 +538,7 @@ def load_encoder(
     """
     name, weights = _resolve(name, weights, download)
     enc = _mobilenetv2() if name == "mobilenetv2" else _vgg19(weights, seed, download)
-    return enc.to(_device(device))
+    return enc.to(resolve_device(device))
 
 
 # --------------------------------------------------------------------------- CLI

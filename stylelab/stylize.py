@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     content = _load_content(args.content, args.size)
     styles = [_load_style(s, args.size) for s in args.styles]
     from stylelab import images, zoo
-    from stylelab.train import resolve_device
+    from stylelab.devices import resolve_device
 
     device = resolve_device(args.device)
     model = zoo.load(args.method, device=str(device))

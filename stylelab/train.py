@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stylelab.devices import resolve_device
 from stylelab.errors import StylelabError
 
 CHECKPOINT = "checkpoint.pt"
@@ -84,17 +85,6 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise StylelabError(f"--device {device} asked for a GPU, but torch sees none; use cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise StylelabError(f"unknown device {device!r}; use cpu, cuda or auto") from err
 
 
 class InverseDecay:

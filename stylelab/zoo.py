@@ -47,12 +47,14 @@ def _entry(name: str) -> dict:
         raise StylelabError(f"{err}; train it with `{ZOO[name]['command']}`") from err
 
 
-def load(name: str, device: str = "cpu") -> nn.Module:
+def load(name: str, device: str = "auto") -> nn.Module:
     """A ready model (eval mode, on `device`) from verified shipped weights."""
     from stylelab import weights
+    from stylelab.devices import resolve_device
     from stylelab.encoders import load_encoder
 
     _check_name(name)
+    device = resolve_device(device)
     entry = _entry(name)
     hint = entry.get("command", ZOO[name]["command"])
     state = weights.load_shipped(name, retrain_hint=hint)  # verifies the sha256 first

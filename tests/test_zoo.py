@@ -77,3 +77,10 @@ def test_shipped_weights_stay_small():
     """All of data/weights must stay under 40 MB (the repository ships them)."""
     total = sum(p.stat().st_size for p in weights.weights_dir().glob("*") if p.is_file())
     assert total < 40 * 2**20
+
+
+def test_load_accepts_auto_device_and_rejects_unknown(wdir):
+    publish_tiny()
+    assert next(zoo.load("adain", device="auto").parameters()).device.type in ("cpu", "cuda")
+    with pytest.raises(StylelabError, match="unknown device 'gpu0'"):
+        zoo.load("adain", device="gpu0")

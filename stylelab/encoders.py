@@ -38,7 +38,7 @@ from stylelab.devices import resolve_device
 from stylelab.errors import StylelabError
 
 # The offline default used by name="auto" when no ImageNet VGG-19 is on disk.
-# A measured choice (see the encoders chapter); switch with one line: "vgg19-random".
+# A measured choice (measured in chapter 1, data/encoder_comparison/); switch with one line: "vgg19-random".
 OFFLINE_DEFAULT = "mobilenetv2"
 OFFLINE_CHOICES = {"mobilenetv2": ("mobilenetv2", "magenta"), "vgg19-random": ("vgg19", "random")}
 

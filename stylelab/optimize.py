@@ -17,11 +17,12 @@ Scales. Content and style losses are divided by the size of their targets (losse
 and the content energy), so `style_weight` means the same for a random-init VGG-19 and a
 trained MobileNetV2, whose features differ in scale by orders of magnitude.
 
-Defaults (measured in scripts/compare_encoders.py, 128-192 px): style_weight 3 and a small
-total-variation term (0.3): without it L-BFGS fills the loss's null space (pixel-scale
-detail no tap constrains) with coloured noise; with it the Nyquist energy of the output
-drops to the content's. MobileNetV2 also needs shift averaging (losses.shift_averaged): with
-TV but without it, the Nyquist energy was 6x the content's, with it 1.1x.
+Defaults (measured at 128-192 px, see scripts/compare_encoders.py): style_weight 3 and a
+small total-variation term (0.3). Without TV, L-BFGS fills the loss's null space (pixel-scale
+detail that no tap constrains) with coloured noise. MobileNetV2 also needs shift averaging
+(losses.shift_averaged): with TV but without it, the spectral peak at the Nyquist frequency
+(the 2-px checkerboard) was 11x the band below it on average over 12 image pairs, against
+0.85 with it and 0.79 for the photos themselves.
 """
 
 from __future__ import annotations

@@ -90,9 +90,13 @@ def check_page(browser, base: str, page_name: str) -> None:
     readout = widget.locator("code")
     before = (image.get_attribute("src"), readout.inner_text(), image.screenshot())
 
-    # A click near the right end of the track jumps the slider to its last frame.
+    # A click near the far end of the track (from where the handle starts: a chapter may
+    # open a slider on its last frame) jumps the slider to the first or last frame.
     box = track.bounding_box()
-    track.click(position={"x": box["width"] * 0.99, "y": box["height"] / 2})
+    handle = widget.locator(".noUi-handle").first.bounding_box()
+    handle_centre = handle["x"] + handle["width"] / 2 - box["x"]
+    far_end = 0.01 if handle_centre > box["width"] / 2 else 0.99
+    track.click(position={"x": box["width"] * far_end, "y": box["height"] / 2})
     try:
         page.wait_for_function(
             "([el, src]) => el.getAttribute('src') !== src",
@@ -106,7 +110,8 @@ def check_page(browser, base: str, page_name: str) -> None:
     assert after[2] != before[2], "the frame shown did not change on screen"
 
     if page.locator(".math").count():
-        page.wait_for_selector("mjx-container", timeout=30_000)
+        # attached, not visible: the first formula may sit in a collapsed (hidden) cell
+        page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
         assert page.locator("mjx-merror").count() == 0, "MathJax could not typeset some math"
     page.close()
     assert external == [], f"{page_name} requested outside the machine: {external}"

@@ -37,3 +37,65 @@ def run(args: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog=f"stylelab bench {args.suite}", description=help_text)
     module.add_arguments(parser)
     return module.run(parser.parse_args(args.suite_args))
+
+
+# ---------------------------------------------------------------------------------------------
+# What every suite records beside its timings: the machine, its load, the versions.
+
+
+def uptime() -> str:
+    """`uptime`'s line (load averages and how long the machine has been up), or ''."""
+    import subprocess
+
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine_info() -> dict:
+    """CPU model, core count, platform, and the load before the run (noisy machines)."""
+    import os
+    import platform
+    from pathlib import Path
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        # other work on the machine while this ran (1, 5, 15 min); > 0.5 means it was not idle
+        "load_average_before": list(os.getloadavg()),
+        "uptime_before": uptime(),
+    }
+
+
+def versions(*distributions: str) -> dict:
+    """Python, stylelab, torch, numpy, and each named distribution (None if not installed)."""
+    import platform
+    from importlib import metadata
+
+    import numpy
+    import torch
+
+    import stylelab
+
+    found = {
+        "python": platform.python_version(),
+        "stylelab": stylelab.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+    for dist in distributions:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = None
+    return found

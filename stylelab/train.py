@@ -352,6 +352,7 @@ def recipe_adain(config: dict, device: torch.device) -> Recipe:
         width=config["width"],
         style_weight=config["style_weight"],
         shift_average=config["shift_average"],
+        identity_weight=config.get("identity_weight", 0.0),  # runs from before it existed
     ).to(device)
     optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
@@ -383,6 +384,7 @@ DEFAULTS = {
         "style_weight": 10.0,
         "width": 0.25,
         "shift_average": None,
+        "identity_weight": 0.0,
     },
 }
 
@@ -409,6 +411,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4)")
     parser.add_argument(
         "--style-weight", type=float, default=None, help="lambda in L = Lc + lambda Ls (default 10)"
+    )
+    parser.add_argument(
+        "--identity-weight",
+        type=float,
+        default=None,
+        help="weight of the pixel identity loss (MSE(g(f(c)), c) + MSE(g(f(s)), s)) / 2 "
+        "(default 0: the paper's loss)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="start the weights from another run's checkpoint.pt (same model and config "
+        "shape), e.g. to fine-tune with another loss; its steps and minutes count in the total",
     )
     parser.add_argument(
         "--shift-average",
@@ -457,12 +472,56 @@ def _config_from_args(args) -> dict:
         "style_pool": args.style_pool,
         **DEFAULTS[args.model],
     }
-    for key in ("width", "lr", "style_weight"):
+    for key in ("width", "lr", "style_weight", "identity_weight"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     if args.shift_average != "auto":
         config["shift_average"] = args.shift_average == "on"
+    if args.init_from:
+        config["init_from"] = describe_init(Path(args.init_from))
     return config
+
+
+def describe_init(path: Path) -> dict:
+    """What `--init-from` starts from: path, sha256, and the steps/minutes already in it."""
+    import hashlib
+
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise StylelabError(f"--init-from {path}: no such checkpoint (give a run's {CHECKPOINT})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        steps, seconds = int(state["step"]), float(state["train_seconds"])
+    except Exception as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StylelabError(
+            f"--init-from {path} is not a stylelab checkpoint ({first_line})"
+        ) from err
+    init = {
+        "path": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "steps": steps,
+        "train_minutes": round(seconds / 60, 1),
+    }
+    if (path.parent / CONFIG).is_file():  # a run folder: say how to make the checkpoint again
+        earlier = json.loads((path.parent / CONFIG).read_text())
+        init["command"] = retrain_command(earlier, steps, str(path.parent)).replace(
+            " --publish", ""
+        )
+    return init
+
+
+def init_weights(model: nn.Module, init: dict) -> None:
+    """Load the trainable weights of the checkpoint `describe_init` recorded."""
+    state = torch.load(init["path"], map_location="cpu", weights_only=True)
+    try:
+        load_trainable_state(model, state["model"])
+    except RuntimeError as err:
+        raise StylelabError(
+            f"--init-from {init['path']} does not fit this model ({err}); use a run with the "
+            "same encoder and width"
+        ) from err
 
 
 def _resolve_auto(config: dict) -> dict:
@@ -518,9 +577,13 @@ def retrain_command(config: dict, steps: int, out: str) -> str:
         f"--encoder {config['encoder']} --style-pool {config['style_pool']}",
         f"--seed {config['seed']}",
     ]
+    if config.get("identity_weight"):
+        parts.append(f"--identity-weight {config['identity_weight']}")
     for key in ("content_dir", "style_dir"):
         if config.get(key):
             parts.append(f"--{key.replace('_', '-')} {config[key]}")
+    if config.get("init_from"):
+        parts.append(f"--init-from {config['init_from']['path']}")
     return " ".join([*parts, f"--out {out} --publish"])
 
 
@@ -561,6 +624,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.resume:
         print(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")
+    elif config.get("init_from"):
+        init_weights(recipe.model, config["init_from"])
+        print(f"weights from {config['init_from']['path']} ({config['init_from']['steps']} steps)")
     if trainer.step == 0 and args.sample_every:
         trainer.save_sample()  # step 0: what an untrained decoder draws
     result = trainer.fit(args.steps)
@@ -575,13 +641,16 @@ def run(args: argparse.Namespace) -> int:
         if args.publish:
             from stylelab import zoo
 
+            init = config.get("init_from") or {"steps": 0, "train_minutes": 0.0}
             meta = {
                 **recipe.meta,
-                "steps": result["step"],
-                "train_minutes": round(result["train_seconds"] / 60, 1),
+                "steps": result["step"] + init["steps"],
+                "train_minutes": round(result["train_seconds"] / 60 + init["train_minutes"], 1),
                 "device": str(device),
                 "command": retrain_command(config, result["step"], str(out)),
             }
+            if config.get("init_from"):
+                meta["init_from"] = config["init_from"]
             entry = zoo.publish(config["model"], recipe.model, meta)
             print(f"published {config['model']} -> data/weights/{entry['file']}")
     elif args.publish:

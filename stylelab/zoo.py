@@ -71,6 +71,7 @@ def load(name: str, device: str = "auto") -> nn.Module:
             style_weight=config["style_weight"],
             shift_average=config["shift_average"],
             style_taps=config["style_taps"],
+            identity_weight=config.get("identity_weight", 0.0),  # older manifests lack it
         )
         if model.content_tap != config["content_tap"]:
             raise StylelabError(

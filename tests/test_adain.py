@@ -322,6 +322,25 @@ def test_loss_terms_follow_the_definition(net):
     assert math.isclose(terms["style"], ls, rel_tol=1e-4)
 
 
+def test_identity_loss_follows_the_definition():
+    """Lid = MSE(g(f(c)), c) + MSE(g(f(s)), s) over both halves, added with its weight."""
+    torch.manual_seed(0)
+    net = build_adain(TinyEncoder(), width=0.125, identity_weight=3.0)
+    content, style = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    loss, terms = net.loss((content, style))
+    enc = net.encoder
+    with torch.no_grad():
+        g_c, g_s = net.decoder(enc(content)["t8"]), net.decoder(enc(style)["t8"])
+        # one MSE over the 2N images: the mean of the two per-half MSEs (same sizes)
+        want = (float(((g_c - content) ** 2).mean()) + float(((g_s - style) ** 2).mean())) / 2
+    assert math.isclose(terms["identity"], want, rel_tol=1e-4)
+    total = terms["content"] + 10 * terms["style"] + 3 * terms["identity"]
+    assert math.isclose(float(loss), total, rel_tol=1e-5)
+    assert net.config()["identity_weight"] == 3.0
+    with pytest.raises(StylelabError, match="identity_weight"):
+        build_adain(TinyEncoder(), identity_weight=-1)
+
+
 def test_shifted_copies_move_by_one_pixel():
     img = torch.rand(2, 3, 8, 8)
     copies = shifted_copies(img)

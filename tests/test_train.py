@@ -237,3 +237,45 @@ def test_cli_publish_ships_weights_that_zoo_loads(tmp_path, isolated_weights, ca
     model = zoo.load("adain")
     assert model.decoder.width == 0.125
     assert "published adain" in capsys.readouterr().out
+
+
+def test_cli_init_from_fine_tunes_and_counts_the_earlier_steps(tmp_path, isolated_weights, capsys):
+    """--init-from starts from another run's weights (not its optimizer or step) and the
+    published entry counts both stages; --identity-weight adds the identity term to the log."""
+    from safetensors.torch import load_file
+
+    from stylelab import weights
+
+    first = tmp_path / "first"
+    assert main([*TINY_RUN, "--steps", "2", "--out", str(first)]) == 0
+    second = tmp_path / "second"
+    tuned = [*TINY_RUN, "--out", str(second), "--identity-weight", "10"]
+    init = ["--init-from", str(first / "checkpoint.pt")]
+    assert main([*tuned, "--steps", "1", *init]) == 0
+    log = [json.loads(ln) for ln in (second / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1] and log[0]["identity"] > 0
+    config = json.loads((second / "config.json").read_text())
+    assert config["identity_weight"] == 10 and config["init_from"]["steps"] == 2
+    assert "--steps 2 " in config["init_from"]["command"]  # how to make the init again
+    # step 1 from the first run's weights: different from step 1 from scratch
+    scratch = tmp_path / "scratch"
+    assert main([*TINY_RUN, "--out", str(scratch), "--identity-weight", "10", "--steps", "1"]) == 0
+    a, b = load_file(second / "final.safetensors"), load_file(scratch / "final.safetensors")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    # resume continues the fine-tuning run (its own checkpoint, not the init) and publishes
+    assert main([*tuned, "--steps", "2", "--resume", "--publish"]) == 0
+    entry = weights.manifest_entry("adain")
+    assert entry["steps"] == 2 + 2 and entry["init_from"]["steps"] == 2
+    assert entry["config"]["identity_weight"] == 10
+    assert "--identity-weight 10" in entry["command"] and "--init-from" in entry["command"]
+    capsys.readouterr()
+
+
+def test_cli_init_from_rejects_a_missing_or_foreign_file(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    for path in (tmp_path / "missing.pt", bad):
+        out = tmp_path / f"run-{path.stem}"
+        assert main([*TINY_RUN, "--steps", "1", "--out", str(out), "--init-from", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--init-from" in err[0]

@@ -9,6 +9,18 @@ Training loss (mechanisms §2.3), only g learns:
     Lc = MSE(f(g(t)), t)                                   at the content tap
     Ls = sum_{l in style taps} MSE(mu(f_l(g(t))), mu(f_l(s))) + MSE(sigma(f_l(g(t))), sigma(f_l(s)))
 
+Optional identity loss (our addition, `identity_weight` > 0; off by default, as in the paper):
+
+    Lid = ( MSE(g(f(c)), c) + MSE(g(f(s)), s) ) / 2    in pixels, images in [0, 1]
+
+(mechanisms §1.3's "Identity 1", as a mean over the 2N redrawn images, hence the 1/2.)
+
+With Lc alone the decoder is only asked to land on the right *features*; with an
+encoder that was never trained to be inverted (MobileNetV2, int8) many images share
+those features, and the decoder drifts in colour and draws its own texture even at
+alpha = 0. Lid asks it to redraw a photo (and a painting) from its own features, which
+pins colours and edges. It costs one more decoder pass on 2N images, no encoder pass.
+
 `shift_average=True` averages Ls over the four one-pixel shifts of g(t)
 (reflection-padded). An encoder with stride-2 convolutions (MobileNetV2) sees
 only one of the four 2x2 phases of an image, so the decoder can hide a 2-pixel
@@ -53,6 +65,7 @@ class AdaINNet(nn.Module):
         style_weight: float = 10.0,
         shift_average: bool = False,
         style_taps: Sequence[str] | None = None,
+        identity_weight: float = 0.0,
     ):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
@@ -60,6 +73,9 @@ class AdaINNet(nn.Module):
         self.style_taps = tuple(style_taps or encoder.style_taps)
         self.stride = int(encoder.strides[self.content_tap])
         self.style_weight, self.shift_average = float(style_weight), bool(shift_average)
+        if not identity_weight >= 0:
+            raise StylelabError(f"identity_weight must be >= 0, got {identity_weight}")
+        self.identity_weight = float(identity_weight)
         c = encoder.channels[self.content_tap]
         if decoder.in_channels != c or decoder.stride != self.stride:
             raise StylelabError(
@@ -95,6 +111,7 @@ class AdaINNet(nn.Module):
             "style_taps": list(self.style_taps),
             "style_weight": self.style_weight,
             "shift_average": self.shift_average,
+            "identity_weight": self.identity_weight,
         }
 
     def encode(self, img: torch.Tensor, taps: Sequence[str] | None = None) -> dict:
@@ -127,10 +144,14 @@ class AdaINNet(nn.Module):
             s_mean, s_std = s_mean.repeat(repeats, 1, 1, 1), s_std.repeat(repeats, 1, 1, 1)
             loss_s = loss_s + F.mse_loss(g_mean, s_mean) + F.mse_loss(g_std, s_std)
         total = loss_c + self.style_weight * loss_s
-        terms = {
-            k: float(v.detach())
-            for k, v in (("content", loss_c), ("style", loss_s), ("total", total))
-        }
+        named = [("content", loss_c), ("style", loss_s)]
+        if self.identity_weight:
+            # g(f(c)) and g(f(s)) in one decoder pass; the features were computed above
+            redrawn = self.decoder(torch.cat([f_c, f_s[ct]]))  # (2N,3,S,S)
+            loss_id = F.mse_loss(redrawn, torch.cat([content, style]))
+            total = total + self.identity_weight * loss_id
+            named.append(("identity", loss_id))
+        terms = {k: float(v.detach()) for k, v in (*named, ("total", total))}
         return total, terms
 
     # -- inference --
@@ -206,9 +227,19 @@ class AdaINNet(nn.Module):
 
 
 def build_adain(
-    encoder: nn.Module, width: float = 1.0, style_weight: float = 10.0, shift_average: bool = False
+    encoder: nn.Module,
+    width: float = 1.0,
+    style_weight: float = 10.0,
+    shift_average: bool = False,
+    identity_weight: float = 0.0,
 ) -> AdaINNet:
     """An AdaINNet whose decoder fits `encoder`'s content tap."""
     tap = encoder.content_tap
     decoder = Decoder(encoder.channels[tap], stride=encoder.strides[tap], width=width)
-    return AdaINNet(encoder, decoder, style_weight=style_weight, shift_average=shift_average)
+    return AdaINNet(
+        encoder,
+        decoder,
+        style_weight=style_weight,
+        shift_average=shift_average,
+        identity_weight=identity_weight,
+    )

@@ -57,6 +57,8 @@ def load(name: str, device: str = "auto") -> nn.Module:
     device = resolve_device(device)
     entry = _entry(name)
     hint = entry.get("command", ZOO[name]["command"])
+    if entry.get("init_from", {}).get("command"):  # a fine-tuned model: both stages, in order
+        hint = f"{entry['init_from']['command']}` then `{hint}"
     state = weights.load_shipped(name, retrain_hint=hint)  # verifies the sha256 first
     config = entry["config"]
     if name == "adain":

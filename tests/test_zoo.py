@@ -62,6 +62,17 @@ def test_missing_and_corrupt_weights_name_the_retrain_command(wdir):
         zoo.load("adain")
 
 
+def test_a_fine_tuned_model_names_both_training_stages(wdir):
+    _, entry = publish_tiny()
+    first = "stylelab train adain --steps 9 --out runs/first"
+    manifest = json.loads((wdir / "manifest.json").read_text())
+    manifest["adain"]["init_from"] = {"path": "runs/first/checkpoint.pt", "command": first}
+    (wdir / "manifest.json").write_text(json.dumps(manifest))
+    (wdir / entry["file"]).unlink()
+    with pytest.raises(StylelabError, match=r"runs/first` then `stylelab train adain --test"):
+        zoo.load("adain")
+
+
 def test_config_mismatch_and_unknown_names(wdir):
     _, entry = publish_tiny()
     manifest = json.loads((wdir / "manifest.json").read_text())

@@ -99,3 +99,21 @@ def versions(*distributions: str) -> dict:
         except metadata.PackageNotFoundError:
             found[dist] = None
     return found
+
+
+def record_header(
+    suite: str, quick: bool, command: str, machine: dict, versions: dict, threads: dict, goals
+) -> dict:
+    """The keys every suite's JSON starts with, so the book and the tests read them one way."""
+    import datetime
+
+    return {
+        "suite": suite,
+        "quick": quick,
+        "command": command,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "versions": versions,
+        "threads": threads,
+        "goals": goals,
+    }

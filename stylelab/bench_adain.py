@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import importlib.util
 import json
 import math
@@ -42,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stylelab.bench import machine_info, uptime, versions
+from stylelab.bench import machine_info, record_header, uptime, versions
 from stylelab.errors import StylelabError
 
 SIZES = (512, 1024)
@@ -637,16 +636,8 @@ def measure(
     import torch
 
     torch.set_num_threads(threads)
-    results = {
-        "suite": "adain",
-        "quick": quick,
-        "command": command,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "versions": _versions(),
-        "threads": {"torch": threads, "onnxruntime_intra_op": threads},
-        "goals": GOALS,
-    }
+    threads_used = {"torch": threads, "onnxruntime_intra_op": threads}
+    results = record_header("adain", quick, command, _machine(), _versions(), threads_used, GOALS)
     models = {"faithful": build_faithful(weights, seed).to(memory_format=torch.channels_last)}
     shipped, shipped_info = load_shipped(seed=seed)
     models["shipped"] = shipped.to(memory_format=torch.channels_last)

@@ -18,14 +18,13 @@ recorded with the CPU, versions, date and the machine's load before and after.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import statistics
 import time
 from pathlib import Path
 
-from stylelab.bench import machine_info, uptime, versions
+from stylelab.bench import machine_info, record_header, uptime, versions
 from stylelab.errors import StylelabError
 
 SSM_SHAPE = {"batch": 1, "channels": 64, "state": 16}
@@ -129,16 +128,10 @@ def measure(quick: bool, threads: int, command: str = "") -> dict:
     config = QUICK if quick else FULL
     numba.set_num_threads(threads)
     torch.set_num_threads(threads)
-    results = {
-        "suite": "scans",
-        "quick": quick,
-        "command": command,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions("numba"),
-        "threads": {"numba": threads, "torch": threads},
-        "goals": GOALS,
-    }
+    threads_used = {"numba": threads, "torch": threads}
+    results = record_header(
+        "scans", quick, command, machine_info(), versions("numba"), threads_used, GOALS
+    )
     results["selective_scan"] = _bench_ssm(config, threads)
     results["threads"]["numba_threading_layer"] = numba.threading_layer()
     results["bi_wkv"] = _bench_bi_wkv(config, threads)

@@ -484,7 +484,7 @@ def _config_from_args(args) -> dict:
 
 def describe_init(path: Path) -> dict:
     """What `--init-from` starts from: path, sha256, and the steps/minutes already in it."""
-    import hashlib
+    from stylelab.weights import sha256_file
 
     if path.is_dir():
         path = path / CHECKPOINT
@@ -500,15 +500,13 @@ def describe_init(path: Path) -> dict:
         ) from err
     init = {
         "path": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(path),
         "steps": steps,
         "train_minutes": round(seconds / 60, 1),
     }
     if (path.parent / CONFIG).is_file():  # a run folder: say how to make the checkpoint again
         earlier = json.loads((path.parent / CONFIG).read_text())
-        init["command"] = retrain_command(earlier, steps, str(path.parent)).replace(
-            " --publish", ""
-        )
+        init["command"] = retrain_command(earlier, steps, str(path.parent), publish=False)
     return init
 
 
@@ -567,7 +565,7 @@ def _prepare_out(out: Path, resume: bool, force: bool) -> None:
         png.unlink()
 
 
-def retrain_command(config: dict, steps: int, out: str) -> str:
+def retrain_command(config: dict, steps: int, out: str, publish: bool = True) -> str:
     """The command line that reproduces this run from scratch (for the manifest)."""
     shift = {True: "on", False: "off"}.get(config.get("shift_average"), "auto")
     parts = [
@@ -584,7 +582,8 @@ def retrain_command(config: dict, steps: int, out: str) -> str:
             parts.append(f"--{key.replace('_', '-')} {config[key]}")
     if config.get("init_from"):
         parts.append(f"--init-from {config['init_from']['path']}")
-    return " ".join([*parts, f"--out {out} --publish"])
+    parts.append(f"--out {out}" + (" --publish" if publish else ""))
+    return " ".join(parts)
 
 
 def save_final(model: nn.Module, path: Path) -> None:

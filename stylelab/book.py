@@ -238,13 +238,41 @@ def tag_injected_cells(executed: Path) -> None:
     nbformat.write(nb, executed)
 
 
+def use_atomic_saves() -> None:
+    """Make papermill save notebooks by write-then-rename instead of truncate-then-write.
+
+    papermill saves the output notebook as each cell starts and ends; a run killed for its
+    total time (below) could land inside a save and leave an empty file, and then nobody can
+    say which cell was running. After a rename the file is always the old or the new notebook.
+    """
+    import papermill.iorw
+
+    def write(self, buf: str, path: str) -> None:
+        with papermill.iorw.chdir(self._cwd):
+            saving = f"{path}.saving"
+            with open(saving, "w", encoding="utf-8") as f:
+                f.write(buf)
+            os.replace(saving, path)
+
+    papermill.iorw.LocalHandler.write = write
+
+
+def papermill_main() -> None:
+    """papermill's command line, with atomic saves; `execute` runs it in a subprocess."""
+    from papermill.cli import papermill
+
+    use_atomic_saves()
+    papermill()
+
+
 def execute(notebook: Path, quick: bool, timeout: float, env: dict[str, str]) -> Result:
     """Run `notebook` in place (it is a copy under the build tree) with papermill."""
     name = notebook.name
     work = notebook.with_suffix(".running.ipynb")
     shutil.copy2(notebook, work)
     cmd = [
-        sys.executable, "-m", "papermill", str(work), str(notebook),
+        sys.executable, "-c", "from stylelab.book import papermill_main; papermill_main()",
+        str(work), str(notebook),
         "-y", json.dumps({"QUICK": quick}),
         "-k", KERNEL_NAME, "--cwd", str(notebook.parent),
         "--execution-timeout", str(int(timeout)),
@@ -265,6 +293,7 @@ def execute(notebook: Path, quick: bool, timeout: float, env: dict[str, str]) ->
         log, _ = proc.communicate()
     finally:
         work.unlink(missing_ok=True)
+        Path(f"{notebook}.saving").unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     report = failure_report(notebook)
     if proc.returncode == 0 and report is None:

@@ -335,7 +335,7 @@ def test_identity_loss_follows_the_definition():
         want = (float(((g_c - content) ** 2).mean()) + float(((g_s - style) ** 2).mean())) / 2
     assert math.isclose(terms["identity"], want, rel_tol=1e-4)
     total = terms["content"] + 10 * terms["style"] + 3 * terms["identity"]
-    assert math.isclose(float(loss), total, rel_tol=1e-5)
+    assert math.isclose(loss.item(), total, rel_tol=1e-5)
     assert net.config()["identity_weight"] == 3.0
     with pytest.raises(StylelabError, match="identity_weight"):
         build_adain(TinyEncoder(), identity_weight=-1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 
 import nbformat
@@ -108,6 +109,30 @@ def test_notebook_over_its_total_time_is_killed(tmp_path, capsys, monkeypatch):
     assert re.search(
         r"long\.ipynb: timed out \(8 s limit\) in cell \d+ \(`time\.sleep\(1\)`\)", err
     )
+
+
+def test_interrupted_save_leaves_the_previous_notebook(tmp_path, monkeypatch):
+    # The kill above can land inside one of papermill's saves; with truncate-then-write that
+    # left an empty file (a CI run once failed so). Simulate a save cut off before its rename.
+    import papermill.iorw
+
+    monkeypatch.setattr(papermill.iorw.LocalHandler, "write", papermill.iorw.LocalHandler.write)
+    book.use_atomic_saves()
+    target = tmp_path / "long.ipynb"
+    target.write_text('{"previous": true}')
+    real_replace = os.replace
+
+    def killed(src, dst):
+        raise OSError("killed mid-save")
+
+    monkeypatch.setattr(book.os, "replace", killed)
+    with pytest.raises(OSError, match="killed mid-save"):
+        papermill.iorw.LocalHandler().write('{"new": tr', str(target))
+    assert target.read_text() == '{"previous": true}'
+    monkeypatch.setattr(book.os, "replace", real_replace)
+    papermill.iorw.LocalHandler().write('{"new": true}', str(target))
+    assert target.read_text() == '{"new": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.ipynb"]
 
 
 def test_missing_toc_entry_fails_before_running_anything(tmp_path):

@@ -507,7 +507,18 @@ def describe_init(path: Path) -> dict:
     if (path.parent / CONFIG).is_file():  # a run folder: say how to make the checkpoint again
         earlier = json.loads((path.parent / CONFIG).read_text())
         init["command"] = retrain_command(earlier, steps, str(path.parent), publish=False)
+        if earlier.get("init_from"):  # itself a fine-tune: keep the whole chain of stages
+            init["init_from"] = earlier["init_from"]
     return init
+
+
+def init_chain(config: dict) -> list[dict]:
+    """The `init_from` records a run (or manifest entry) started from, earliest first."""
+    chain, init = [], config.get("init_from")
+    while init:
+        chain.insert(0, init)
+        init = init.get("init_from")
+    return chain
 
 
 def init_weights(model: nn.Module, init: dict) -> None:
@@ -640,11 +651,13 @@ def run(args: argparse.Namespace) -> int:
         if args.publish:
             from stylelab import zoo
 
-            init = config.get("init_from") or {"steps": 0, "train_minutes": 0.0}
+            earlier = init_chain(config)  # fine-tuning stages before this run, if any
             meta = {
                 **recipe.meta,
-                "steps": result["step"] + init["steps"],
-                "train_minutes": round(result["train_seconds"] / 60 + init["train_minutes"], 1),
+                "steps": result["step"] + sum(i["steps"] for i in earlier),
+                "train_minutes": round(
+                    result["train_seconds"] / 60 + sum(i["train_minutes"] for i in earlier), 1
+                ),
                 "device": str(device),
                 "command": retrain_command(config, result["step"], str(out)),
             }

@@ -56,9 +56,11 @@ def load(name: str, device: str = "auto") -> nn.Module:
     _check_name(name)
     device = resolve_device(device)
     entry = _entry(name)
-    hint = entry.get("command", ZOO[name]["command"])
-    if entry.get("init_from", {}).get("command"):  # a fine-tuned model: both stages, in order
-        hint = f"{entry['init_from']['command']}` then `{hint}"
+    from stylelab.train import init_chain
+
+    # a fine-tuned model: every stage's command, in order
+    stages = [i["command"] for i in init_chain(entry) if i.get("command")]
+    hint = "` then `".join([*stages, entry.get("command", ZOO[name]["command"])])
     state = weights.load_shipped(name, retrain_hint=hint)  # verifies the sha256 first
     config = entry["config"]
     if name == "adain":

@@ -15,7 +15,7 @@ from torch import nn
 from stylelab.cli import main
 from stylelab.data import EVAL_CONTENT, FIRST_TRAIN_SEED, TrainingData, train_content_names
 from stylelab.errors import StylelabError
-from stylelab.train import InverseDecay, Trainer, seed_everything
+from stylelab.train import InverseDecay, Trainer, init_chain, seed_everything
 
 TINY_DATA = {"size": 16, "batch": 2, "seed": 0, "pool_size": 2, "refresh_every": 2}
 
@@ -268,6 +268,15 @@ def test_cli_init_from_fine_tunes_and_counts_the_earlier_steps(tmp_path, isolate
     assert entry["steps"] == 2 + 2 and entry["init_from"]["steps"] == 2
     assert entry["config"]["identity_weight"] == 10
     assert "--identity-weight 10" in entry["command"] and "--init-from" in entry["command"]
+    # a third stage from the second: the chain and every stage's steps are kept
+    third = tmp_path / "third"
+    init2 = ["--init-from", str(second / "checkpoint.pt")]
+    assert main([*TINY_RUN, "--out", str(third), "--steps", "3", *init2, "--publish"]) == 0
+    entry = weights.manifest_entry("adain")
+    assert entry["steps"] == 2 + 2 + 3
+    assert entry["init_from"]["steps"] == 2 and str(second) in entry["init_from"]["path"]
+    assert entry["init_from"]["init_from"]["path"] == str(first / "checkpoint.pt")
+    assert [i["steps"] for i in init_chain(entry)] == [2, 2]
     capsys.readouterr()
 
 

@@ -62,7 +62,7 @@ def test_missing_and_corrupt_weights_name_the_retrain_command(wdir):
         zoo.load("adain")
 
 
-def test_a_fine_tuned_model_names_both_training_stages(wdir):
+def test_a_fine_tuned_model_names_every_training_stage(wdir):
     _, entry = publish_tiny()
     first = "stylelab train adain --steps 9 --out runs/first"
     manifest = json.loads((wdir / "manifest.json").read_text())
@@ -70,6 +70,18 @@ def test_a_fine_tuned_model_names_both_training_stages(wdir):
     (wdir / "manifest.json").write_text(json.dumps(manifest))
     (wdir / entry["file"]).unlink()
     with pytest.raises(StylelabError, match=r"runs/first` then `stylelab train adain --test"):
+        zoo.load("adain")
+    # three stages: the second started from the first; all three commands, in order
+    second = "stylelab train adain --steps 5 --init-from runs/first/checkpoint.pt --out runs/2nd"
+    manifest["adain"]["init_from"] = {
+        "path": "runs/2nd/checkpoint.pt",
+        "command": second,
+        "init_from": {"path": "runs/first/checkpoint.pt", "command": first},
+    }
+    (wdir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        StylelabError, match=r"runs/first` then `stylelab train .* --out runs/2nd` then `stylelab"
+    ):
         zoo.load("adain")
 
 

@@ -299,9 +299,12 @@ def execute(notebook: Path, quick: bool, timeout: float, env: dict[str, str]) ->
     if proc.returncode == 0 and report is None:
         tag_injected_cells(notebook)
         return Result(name, seconds)
-    if proc.returncode < 0 or "CellTimeoutError" in log:
-        where = report[0] if report else "before the first cell"
+    where = report[0] if report else "before the first cell"
+    if "CellTimeoutError" in log:
         return Result(name, seconds, f"{name}: timed out ({timeout:.0f} s limit) in {where}")
+    if proc.returncode < 0:  # killed above: every cell was under the limit, the sum was not
+        total = f"over its {timeout + KILL_GRACE:.0f} s in total"
+        return Result(name, seconds, f"{name}: {total}, killed in {where}")
     if report:
         return Result(name, seconds, f"{name}: {report[0]} {report[1]}")
     tail = "\n".join(log.strip().splitlines()[-15:])

@@ -42,6 +42,8 @@ KERNEL_NAME = "stylelab"
 DEFAULT_TIMEOUT = {True: 600, False: 3600}
 # Extra seconds for kernel start-up and saving before the child process is killed.
 KILL_GRACE = 60
+# papermill's atomic saves (`use_atomic_saves`) write here first, then rename over the notebook.
+SAVING_SUFFIX = ".saving"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -249,7 +251,7 @@ def use_atomic_saves() -> None:
 
     def write(self, buf: str, path: str) -> None:
         with papermill.iorw.chdir(self._cwd):
-            saving = f"{path}.saving"
+            saving = f"{path}{SAVING_SUFFIX}"
             with open(saving, "w", encoding="utf-8") as f:
                 f.write(buf)
             os.replace(saving, path)
@@ -293,7 +295,7 @@ def execute(notebook: Path, quick: bool, timeout: float, env: dict[str, str]) ->
         log, _ = proc.communicate()
     finally:
         work.unlink(missing_ok=True)
-        Path(f"{notebook}.saving").unlink(missing_ok=True)
+        Path(f"{notebook}{SAVING_SUFFIX}").unlink(missing_ok=True)  # a save cut off by the kill
     seconds = time.perf_counter() - start
     report = failure_report(notebook)
     if proc.returncode == 0 and report is None:

@@ -117,6 +117,7 @@ def test_interrupted_save_leaves_the_previous_notebook(tmp_path, monkeypatch):
     # left an empty file (a CI run once failed so). Simulate a save cut off before its rename.
     import papermill.iorw
 
+    # use_atomic_saves patches papermill in this process: have monkeypatch restore it after
     monkeypatch.setattr(papermill.iorw.LocalHandler, "write", papermill.iorw.LocalHandler.write)
     book.use_atomic_saves()
     target = tmp_path / "long.ipynb"

@@ -1,6 +1,6 @@
 """Which offline encoder should be the default? A fixed protocol, measured.
 
-Gatys optimisation (stylelab.optimize.gatys_transfer) of every content x style pair with
+Gatys optimisation (stylelab.losses.gatys.gatys_transfer) of every content x style pair with
 each encoder configuration, then encoder-independent metrics of the outputs:
 
   palette   sliced Wasserstein-1 distance between the RGB pixels of output and style
@@ -39,14 +39,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from stylelab.errors import StylelabError
+from stylelab.core.errors import StylelabError
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "encoder_comparison"
 WORK = Path("/tmp/stylelab_encoder_comparison")
 
 CONTENTS = ("astronaut", "chelsea", "coffee")
-PAINTED = ("brush", "voronoi", "pointillism")  # stylelab.styles painters, seed 0
+PAINTED = ("brush", "voronoi", "pointillism")  # stylelab.paintings painters, seed 0
 IMAGE_STYLES = ("ihc",)  # skimage's immunohistochemistry photo: the one colourful texture
 STYLES = PAINTED + IMAGE_STYLES
 # name -> (encoder name, weights, shift_average)
@@ -71,8 +71,8 @@ N_PROJECTIONS, N_PATCHES, PATCH = 64, 4096, 5
 
 def load_style(name: str, size: int) -> torch.Tensor:
     """(1, 3, h, w) style image: a seeded painting, or a photo from scikit-image."""
-    from stylelab.images import load_image
-    from stylelab.styles import paint
+    from stylelab.core.images import load_image
+    from stylelab.paintings import paint
 
     if name in PAINTED:
         return paint(name, size=size, seed=SEED).tensor()
@@ -84,7 +84,7 @@ def load_style(name: str, size: int) -> torch.Tensor:
 
 
 def load_content(name: str, size: int) -> torch.Tensor:
-    from stylelab.images import sample_content
+    from stylelab.core.images import sample_content
 
     return sample_content(name, max_side=size)
 
@@ -199,9 +199,9 @@ def planned_runs(configs) -> list[tuple[str, str, str, float]]:
 
 
 def do_runs(configs, work: Path, size: int, steps: int) -> None:
+    from stylelab.core.images import save_image
     from stylelab.encoders import load_encoder
-    from stylelab.images import save_image
-    from stylelab.optimize import gatys_transfer
+    from stylelab.losses.gatys import gatys_transfer
 
     work.mkdir(parents=True, exist_ok=True)
     encoders = {}
@@ -248,7 +248,7 @@ def summarise(records: list[dict]) -> dict:
 
 def _tile(image, cell: int) -> Image.Image:
     """`image` (PIL or (1,3,H,W) tensor) fitted into a white cell x cell square."""
-    from stylelab.images import to_pil
+    from stylelab.core.images import to_pil
 
     im = image if isinstance(image, Image.Image) else to_pil(image)
     im = im.copy()
@@ -360,7 +360,7 @@ def scored_records(work: Path, size: int) -> list[dict]:
     Computing them here (not during the runs) scores every output the same way and lets a
     metric change without re-running the optimisations.
     """
-    from stylelab.images import load_image
+    from stylelab.core.images import load_image
 
     expected = planned_runs(CONFIGS)
     missing = [run_key(*r) for r in expected if not (work / f"{run_key(*r)}.json").exists()]
@@ -386,7 +386,7 @@ def step_cost(config: str, side: int = 256, repeats: int = 3) -> float:
     """CPU seconds (process time, so other jobs on the machine barely count) of one
     forward + backward pass of the Gatys objective at side x side, on the current threads."""
     from stylelab.encoders import load_encoder
-    from stylelab.optimize import GatysObjective
+    from stylelab.losses.gatys import GatysObjective
 
     name, weights, shift = CONFIGS[config]
     enc = load_encoder(name, weights=weights, seed=SEED)
@@ -411,7 +411,7 @@ def report(work: Path, out: Path, size: int, steps: int, force: bool) -> dict:
     encs = sorted({r["encoder"] for r in records})
     result = {
         "protocol": {
-            "method": "Gatys optimisation, stylelab.optimize.gatys_transfer, init=content, "
+            "method": "Gatys optimisation, stylelab.losses.gatys.gatys_transfer, init=content, "
             "L-BFGS (no line search), Gram style loss with per-tap 1/energy weights, content "
             "weight 1",
             "size": size,

@@ -35,14 +35,14 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from stylelab import weights as shipped
+from stylelab.core import weights as shipped
+from stylelab.core.errors import StylelabError
 from stylelab.encoders import (
     MOBILENETV2_CONVERT,
     MOBILENETV2_WEIGHTS,
     MobileNetV2Encoder,
     find_magenta_onnx,
 )
-from stylelab.errors import StylelabError
 
 OUT_FILE = "mobilenetv2_style.safetensors"
 ALLOWED_OPS = {"QuantizeLinear", "DequantizeLinear", "Conv", "Clip", "Add", "Reshape",

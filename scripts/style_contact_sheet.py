@@ -10,7 +10,7 @@ import time
 
 from PIL import Image, ImageDraw
 
-from stylelab.styles import _PAINTERS, PAINTERS, paint
+from stylelab.paintings import _PAINTERS, PAINTERS, paint
 
 SECOND_PALETTE = {  # a contrasting palette next to each painter's default
     "brush": "sunset",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from stylelab.errors import StylelabError
+from stylelab.core.errors import StylelabError
 
 __all__ = ["mean_std", "gram", "mvn", "match_color"]
 

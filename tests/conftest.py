@@ -48,7 +48,7 @@ def make_book(dest: Path, notebooks: dict[str, Path | object]) -> Path:
 @pytest.fixture(scope="session")
 def demo_book(tmp_path_factory) -> Path:
     """The demo chapter executed in quick mode and built; returns the folder holding _build/."""
-    from stylelab.book import run_pipeline
+    from stylelab.book.runner import run_pipeline
 
     out = tmp_path_factory.mktemp("demo")
     book = make_book(out, {"slider_demo": DEMO_NOTEBOOK})
@@ -65,7 +65,7 @@ def isolated_weights(tmp_path, monkeypatch) -> Path:
     """
     import json
 
-    from stylelab import weights
+    from stylelab.core import weights
 
     real, manifest = weights.weights_dir(), weights.read_manifest()
     folder = tmp_path / "weights"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import BOOK, ROOT
 
-from stylelab import book
+from stylelab.book import sources
 
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 VENDOR = BOOK / "_vendor"
@@ -55,19 +55,19 @@ def test_environment_yml_installs_the_package_and_python():
 
 
 def test_toc_entries_exist():
-    sources = book.resolve_toc(BOOK)  # raises, naming the entry, if a file is missing
-    assert sources[0].name == "intro.md"
+    toc = sources.resolve_toc(BOOK)  # raises, naming the entry, if a file is missing
+    assert toc[0].name == "intro.md"
 
 
 def test_every_chapter_is_in_the_toc():
-    listed = {p.resolve() for p in book.resolve_toc(BOOK)}
+    listed = {p.resolve() for p in sources.resolve_toc(BOOK)}
     unlisted = [p.name for p in CHAPTERS if p.resolve() not in listed]
     assert unlisted == [], "chapters missing from book/_toc.yml (they would not be built)"
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_is_committed_clean(notebook):
-    assert book.notebook_problems(notebook) == []
+    assert sources.notebook_problems(notebook) == []
 
 
 def test_ci_runs_make_test():

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stylelab.errors import StylelabError
+from stylelab.core.errors import StylelabError
 from stylelab.stats import gram, match_color, mean_std, mvn
 
 # float32 sums over at most a few hundred values: relative error ~1e-6; 1e-4 leaves room.
@@ -150,8 +150,8 @@ def test_match_color_copies_target_mean_and_covariance(source, target):
 
 
 def test_match_color_on_photos_and_paintings_is_clamped_and_close():
-    from stylelab.images import sample_content
-    from stylelab.styles import paint
+    from stylelab.core.images import sample_content
+    from stylelab.paintings import paint
 
     source = sample_content("chelsea", max_side=96)
     target = paint("brush", (64, 80), seed=1).tensor()

@@ -1,7 +1,12 @@
 """Hot loops in three tiers: readable reference loops, numba CPU kernels, numba.cuda kernels.
 
-The vectorized PyTorch tier lives next to the mechanism (ssm.py, rwkv.py, ...);
-this package holds the loops. `resolve_backend` is the one place that decides
+    <op>_reference.py  the naive loops, written to be read: the spec every fast path is
+                       tested against (stats, adain, ssm, wkv)
+    <op>_cpu.py        numba CPU kernels (ssm, wkv)
+    <op>_cuda.py       numba.cuda kernels (ssm, wkv), with cuda_glue.py for host transfer
+
+The vectorized PyTorch tier lives next to the mechanism (stylelab.ssm, stylelab.rwkv,
+...); this package holds the loops. `resolve_backend` is the one place that decides
 what `backend="auto"` means.
 """
 
@@ -31,7 +36,7 @@ def resolve_backend(backend: str, tensor=None, needs_grad: bool = False) -> str:
     grad is needed; CPU tensors -> "numba"; both fall back to "torch".
     """
     if backend not in BACKENDS:
-        from stylelab.errors import StylelabError
+        from stylelab.core.errors import StylelabError
 
         raise StylelabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "auto":

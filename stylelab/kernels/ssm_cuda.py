@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from numba import cuda, float32, float64
 
-from stylelab.errors import StylelabError
+from stylelab.core.errors import StylelabError
 from stylelab.kernels import cuda_available
 
 MAX_STATE = 64  # size of the per-thread state array; the dispatcher refuses larger N

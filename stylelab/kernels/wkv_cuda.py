@@ -106,7 +106,7 @@ def wkv_forward_cuda(lam, mu, k, v, bidirectional: bool):
     """
     import torch
 
-    from stylelab.errors import StylelabError
+    from stylelab.core.errors import StylelabError
     from stylelab.kernels import cuda_available
 
     if not cuda_available():

@@ -1,0 +1,12 @@
+"""Book tooling (the `book` extra): execute the chapters, build and check the HTML, and the
+helpers the chapters use for widgets and figures.
+
+    sources.py     the table of contents and the chapters' hygiene (no outputs, parameters)
+    runner.py      papermill execution, the Jupyter Book build, the whole pipeline
+    html_check.py  the scan of the built pages (error outputs, external assets, widgets)
+    widgets.py     sliders over precomputed frames (work in static HTML)
+    figures.py     image grids with captions
+    logs.py        reading training logs and timing tables for the chapters
+
+None of this is imported by `import stylelab` or by `stylelab stylize`.
+"""

@@ -1,0 +1,209 @@
+"""`stylelab train MODEL --out RUN`: train a model, resumably, in a run folder.
+
+The pieces live in `stylelab.training`: the recipe builds the model from config.json, the
+`Trainer` runs it, `runs` handles the folder and its lineage, `zoo.publish` ships weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from stylelab.core.devices import resolve_device
+from stylelab.core.errors import StylelabError
+from stylelab.training.recipes import DEFAULTS, RECIPES
+from stylelab.training.runs import (
+    _prepare_out,
+    describe_init,
+    init_chain,
+    init_weights,
+    retrain_command,
+    save_final,
+)
+from stylelab.training.trainer import CONFIG, FINAL, Trainer, seed_everything
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=sorted(RECIPES), help="what to train")
+    parser.add_argument("--steps", type=int, default=10_000, help="total steps (default 10000)")
+    parser.add_argument("--size", type=int, default=256, help="training crop side (default 256)")
+    parser.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, log, samples)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start afresh in a non-empty --out (deletes its run files)",
+    )
+    parser.add_argument("--encoder", default="auto", help="encoder name (default auto)")
+    parser.add_argument(
+        "--width", type=float, default=None, help="decoder width multiplier (default 0.25)"
+    )
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4)")
+    parser.add_argument(
+        "--style-weight", type=float, default=None, help="lambda in L = Lc + lambda Ls (default 10)"
+    )
+    parser.add_argument(
+        "--identity-weight",
+        type=float,
+        default=None,
+        help="weight of the pixel identity loss (MSE(g(f(c)), c) + MSE(g(f(s)), s)) / 2 "
+        "(default 0: the paper's loss)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="start the weights from another run's checkpoint.pt (same model and config "
+        "shape), e.g. to fine-tune with another loss; its steps and minutes count in the total",
+    )
+    parser.add_argument(
+        "--shift-average",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="average the style loss over 1-pixel shifts (auto: on for "
+        "encoders with stride-2 convolutions, i.e. not VGG)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--content-dir", default=None, help="extra content images (e.g. COCO)")
+    parser.add_argument("--style-dir", default=None, help="extra style images (e.g. WikiArt)")
+    parser.add_argument(
+        "--style-pool",
+        type=int,
+        default=32,
+        help="pre-rendered procedural paintings kept in memory (default 32)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop cleanly (with a checkpoint) after this many minutes",
+    )
+    parser.add_argument("--sample-every", type=int, default=500, help="sample grid period")
+    parser.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint period")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="when --steps is reached, ship the weights to data/weights "
+        "(fp16 safetensors + manifest entry) for zoo.load",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _config_from_args(args) -> dict:
+    config = {
+        "model": args.model,
+        "size": args.size,
+        "batch": args.batch,
+        "seed": args.seed,
+        "encoder": args.encoder,
+        "content_dir": args.content_dir,
+        "style_dir": args.style_dir,
+        "style_pool": args.style_pool,
+        **DEFAULTS[args.model],
+    }
+    for key in ("width", "lr", "style_weight", "identity_weight"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    if args.shift_average != "auto":
+        config["shift_average"] = args.shift_average == "on"
+    if args.init_from:
+        config["init_from"] = describe_init(Path(args.init_from))
+    return config
+
+
+def _resolve_auto(config: dict) -> dict:
+    """Fill choices that depend on the encoder, so config.json records what really ran."""
+    from stylelab.encoders import load_encoder
+
+    encoder = load_encoder(config["encoder"], seed=config["seed"])
+    config["encoder"] = getattr(encoder, "name", config["encoder"])  # "auto" -> concrete name
+    if config.get("shift_average", False) is None:
+        # VGG has no stride-2 convolutions (it pools); the others need the shift average
+        config["shift_average"] = not str(config["encoder"]).startswith("vgg")
+    return config
+
+
+def _check_args(args) -> None:
+    if args.steps < 1:
+        raise StylelabError(f"--steps must be >= 1, got {args.steps}")
+    if not 16 <= args.size <= 2048:
+        raise StylelabError(f"--size must be in [16, 2048], got {args.size}")
+    if args.style_pool < 1:
+        raise StylelabError(f"--style-pool must be >= 1, got {args.style_pool}")
+    if args.batch < 1:
+        raise StylelabError(f"--batch must be >= 1, got {args.batch}")
+    if args.threads is not None and args.threads < 1:
+        raise StylelabError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        raise StylelabError(f"--max-minutes must be positive, got {args.max_minutes}")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    _prepare_out(out, args.resume, args.force)
+    device = resolve_device(args.device)
+    if args.resume:
+        config = json.loads((out / CONFIG).read_text())
+    else:
+        config = _resolve_auto(_config_from_args(args))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    seed_everything(config["seed"])
+    recipe = RECIPES[config["model"]](config, device)
+    trainer = Trainer(
+        recipe.model,
+        recipe.optimizer,
+        recipe.data,
+        out,
+        scheduler=recipe.scheduler,
+        device=device,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        sample_fn=recipe.sample_fn,
+        max_minutes=args.max_minutes,
+        progress=not args.no_progress,
+    )
+    if args.resume:
+        print(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")
+    elif config.get("init_from"):
+        init_weights(recipe.model, config["init_from"])
+        print(f"weights from {config['init_from']['path']} ({config['init_from']['steps']} steps)")
+    if trainer.step == 0 and args.sample_every:
+        trainer.save_sample()  # step 0: what an untrained decoder draws
+    result = trainer.fit(args.steps)
+    print(
+        f"step {result['step']}/{args.steps}, {result['train_seconds'] / 60:.1f} min of "
+        f"training in total; run folder {out}"
+    )
+    if result["step"] >= args.steps:
+        save_final(recipe.model, out / FINAL)
+        if args.sample_every:
+            trainer.save_sample()
+        if args.publish:
+            from stylelab.training import zoo
+
+            earlier = init_chain(config)  # fine-tuning stages before this run, if any
+            meta = {
+                **recipe.meta,
+                "steps": result["step"] + sum(i["steps"] for i in earlier),
+                "train_minutes": round(
+                    result["train_seconds"] / 60 + sum(i["train_minutes"] for i in earlier), 1
+                ),
+                "device": str(device),
+                "command": retrain_command(config, result["step"], str(out)),
+            }
+            if config.get("init_from"):
+                meta["init_from"] = config["init_from"]
+            entry = zoo.publish(config["model"], recipe.model, meta)
+            print(f"published {config['model']} -> data/weights/{entry['file']}")
+    elif args.publish:
+        print("not published: the run stopped before --steps; resume it to finish")
+    return 0

@@ -1,0 +1,10 @@
+"""Training, shared by every model of the book: one Trainer, one recipe per model.
+
+    trainer.py  the model-agnostic `Trainer`: checkpoints, exact resume, logs, samples
+    recipes.py  how each model is built from its config.json (one function per model)
+    runs.py     run folders and lineage (`--init-from` chains, the retrain command)
+    data.py     training data: bundled photos and procedural paintings (or folders)
+    zoo.py      shipped book-size models: `zoo.load(name)` verifies and builds them
+
+`stylelab train MODEL` (stylelab.cli.train) drives them.
+"""

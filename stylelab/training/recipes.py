@@ -1,0 +1,104 @@
+"""Recipes: how each trainable model is built from its config.json.
+
+A recipe turns a config (what `stylelab train MODEL` wrote to the run folder) into the model,
+optimizer, scheduler, data and sample grid the `Trainer` runs. Adding a model: write a
+`recipe_<name>(config, device) -> Recipe`, list it in `RECIPES`, and give its
+hyperparameters' defaults in `DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from stylelab.training.trainer import InverseDecay
+
+
+@dataclass
+class Recipe:
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    data: Iterator
+    sample_fn: Callable[[nn.Module], torch.Tensor] | None
+    # filled into the zoo manifest: encoder name, model config, data description
+    meta: dict
+
+
+def adain_sample_fn(encoder_min_side: int, size: int):
+    """A sample grid: rows = held-out photos, columns = [content, 3 held-out paintings' outputs],
+    with the paintings themselves in the first row."""
+    from stylelab.core import images
+    from stylelab.training import data as data_mod
+
+    side = max(size, encoder_min_side)
+
+    def square(t):  # centre crop to a square, then resize: every cell the same size
+        h, w = t.shape[-2:]
+        k = min(h, w)
+        t = t[..., (h - k) // 2 : (h - k) // 2 + k, (w - k) // 2 : (w - k) // 2 + k]
+        return torch.nn.functional.interpolate(
+            t, size=(side, side), mode="bilinear", align_corners=False, antialias=k > side
+        )
+
+    names = (*data_mod.EVAL_CONTENT, data_mod.train_content_names()[0])
+    contents = [square(images.sample_content(n)) for n in names]
+    paintings = [p.tensor() for p in data_mod.eval_styles(size=side, count=3)]
+
+    def sample(model):
+        device = next(model.parameters()).device
+        blank = torch.ones(1, 3, side, side)
+        rows = [torch.cat([blank, *paintings])]
+        for c in contents:
+            outs = [model.stylize(c.to(device), p.to(device)).cpu() for p in paintings]
+            rows.append(torch.cat([c, *outs]))
+        return torch.cat(rows)  # ((1 + contents) * (1 + paintings), 3, side, side)
+
+    sample.nrow = 1 + len(paintings)
+    return sample
+
+
+def recipe_adain(config: dict, device: torch.device) -> Recipe:
+    from stylelab.adain import from_config
+    from stylelab.encoders import load_encoder
+    from stylelab.training import data as data_mod
+
+    encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
+    model = from_config(encoder, config).to(device)
+    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
+    data = data_mod.TrainingData(
+        size=config["size"],
+        batch=config["batch"],
+        seed=config["seed"],
+        content_dir=config["content_dir"],
+        style_dir=config["style_dir"],
+        pool_size=config["style_pool"],
+    )
+    sample_fn = adain_sample_fn(int(getattr(encoder, "min_side", 32)), min(2 * config["size"], 256))
+    meta = {
+        "encoder": getattr(encoder, "name", config["encoder"]),
+        "encoder_description": getattr(encoder, "description", ""),
+        "config": model.config(),
+        "data": data.describe(),
+    }
+    return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
+
+
+RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {"adain": recipe_adain}
+
+
+# hyperparameters each recipe reads from config.json; the CLI fills them
+DEFAULTS = {
+    "adain": {
+        "lr": 1e-4,
+        "lr_decay": 5e-5,
+        "style_weight": 10.0,
+        "width": 0.25,
+        "shift_average": None,
+        "identity_weight": 0.0,
+    },
+}

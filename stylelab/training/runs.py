@@ -1,0 +1,121 @@
+"""Run folders and their lineage: what a run wrote, how it started, how to make it again.
+
+A run folder holds config.json, checkpoint.pt, log.jsonl, samples/ and, once it reaches
+--steps, final.safetensors (see `stylelab.training.trainer`). A run may start from another
+run's weights (`--init-from`): config.json then records that checkpoint's path, sha256,
+steps, minutes and the command that makes it, nested for a fine-tune of a fine-tune, so the
+published manifest can count every stage and name every command in order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from stylelab.core.errors import StylelabError
+from stylelab.training.trainer import (
+    CHECKPOINT,
+    CONFIG,
+    RUN_FILES,
+    SAMPLES,
+    load_trainable_state,
+    trainable_state,
+)
+
+
+def describe_init(path: Path) -> dict:
+    """What `--init-from` starts from: path, sha256, and the steps/minutes already in it."""
+    from stylelab.core.weights import sha256_file
+
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise StylelabError(f"--init-from {path}: no such checkpoint (give a run's {CHECKPOINT})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        steps, seconds = int(state["step"]), float(state["train_seconds"])
+    except Exception as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StylelabError(
+            f"--init-from {path} is not a stylelab checkpoint ({first_line})"
+        ) from err
+    init = {
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "steps": steps,
+        "train_minutes": round(seconds / 60, 1),
+    }
+    if (path.parent / CONFIG).is_file():  # a run folder: say how to make the checkpoint again
+        earlier = json.loads((path.parent / CONFIG).read_text())
+        init["command"] = retrain_command(earlier, steps, str(path.parent), publish=False)
+        if earlier.get("init_from"):  # itself a fine-tune: keep the whole chain of stages
+            init["init_from"] = earlier["init_from"]
+    return init
+
+
+def init_chain(config: dict) -> list[dict]:
+    """The `init_from` records a run (or manifest entry) started from, earliest first."""
+    chain, init = [], config.get("init_from")
+    while init:
+        chain.insert(0, init)
+        init = init.get("init_from")
+    return chain
+
+
+def init_weights(model: nn.Module, init: dict) -> None:
+    """Load the trainable weights of the checkpoint `describe_init` recorded."""
+    state = torch.load(init["path"], map_location="cpu", weights_only=True)
+    try:
+        load_trainable_state(model, state["model"])
+    except RuntimeError as err:
+        raise StylelabError(
+            f"--init-from {init['path']} does not fit this model ({err}); use a run with the "
+            "same encoder and width"
+        ) from err
+
+
+def _prepare_out(out: Path, resume: bool, force: bool) -> None:
+    existing = [p for p in out.iterdir()] if out.is_dir() else []
+    if resume:
+        if not (out / CHECKPOINT).is_file():
+            raise StylelabError(f"nothing to resume in {out} (no {CHECKPOINT}); drop --resume")
+        return
+    if existing and not force:
+        raise StylelabError(
+            f"{out} is not empty; add --resume to continue that run or --force to start afresh"
+        )
+    for name in RUN_FILES:  # only our own files: --force never deletes anything else
+        (out / name).unlink(missing_ok=True)
+    for png in (out / SAMPLES).glob("step_*.png") if (out / SAMPLES).is_dir() else []:
+        png.unlink()
+
+
+def retrain_command(config: dict, steps: int, out: str, publish: bool = True) -> str:
+    """The command line that reproduces this run from scratch (for the manifest)."""
+    shift = {True: "on", False: "off"}.get(config.get("shift_average"), "auto")
+    parts = [
+        f"stylelab train {config['model']} --steps {steps} --size {config['size']}",
+        f"--batch {config['batch']} --width {config['width']} --lr {config['lr']}",
+        f"--style-weight {config['style_weight']} --shift-average {shift}",
+        f"--encoder {config['encoder']} --style-pool {config['style_pool']}",
+        f"--seed {config['seed']}",
+    ]
+    if config.get("identity_weight"):
+        parts.append(f"--identity-weight {config['identity_weight']}")
+    for key in ("content_dir", "style_dir"):
+        if config.get(key):
+            parts.append(f"--{key.replace('_', '-')} {config[key]}")
+    if config.get("init_from"):
+        parts.append(f"--init-from {config['init_from']['path']}")
+    parts.append(f"--out {out}" + (" --publish" if publish else ""))
+    return " ".join(parts)
+
+
+def save_final(model: nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().float().cpu().contiguous() for k, v in trainable_state(model).items()}
+    save_file(state, str(path))

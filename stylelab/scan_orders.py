@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from einops import rearrange
 
 from stylelab.core.errors import StylelabError
 
@@ -170,8 +171,9 @@ def cross_scan(x: torch.Tensor) -> torch.Tensor:
     """SS2D cross scan (mechanisms.md §4.2 step 3): (B, C, H, W) -> (B, 4, C, L)."""
     if x.ndim != 4:
         raise StylelabError(f"cross_scan expects (B, C, H, W), got shape {tuple(x.shape)}")
-    orders = cross_orders(x.shape[2], x.shape[3]).to(x.device)
-    return torch.stack([scan(x, perm) for perm in orders], dim=1)
+    orders = cross_orders(x.shape[2], x.shape[3]).to(x.device)  # (4, L)
+    pixels = rearrange(x, "b c h w -> b c (h w)")
+    return rearrange(pixels[..., orders], "b c k l -> b k c l").contiguous()
 
 
 def cross_merge(y: torch.Tensor, height: int | None = None, width: int | None = None):

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository's paths and a small demo book built once per session."""
+"""Shared fixtures: the repository's paths and a small demo book built once per session;
+and helpers several test files use (drawn feature maps, RGB statistics, CLI runs)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 # Property tests draw the same examples on every run (CI's red means a bug, not an unlucky
 # draw); `HYPOTHESIS_PROFILE=explore pytest` draws fresh ones when hunting for bugs.
@@ -76,3 +80,45 @@ def isolated_weights(tmp_path, monkeypatch) -> Path:
     (folder / "manifest.json").write_text(json.dumps(keep))
     monkeypatch.setenv(weights.ENV_VAR, str(folder))
     return folder
+
+
+def rgb_mean_cov(img):
+    """(N, 3, H, W) -> per-image RGB mean (N, 3) and unbiased covariance (N, 3, 3), float64.
+
+    What `stylelab.stats.match_color` (colour transfer, AdaIN's colour preservation) copies.
+    """
+    x = img.double().reshape(img.shape[0], 3, -1)
+    mean = x.mean(-1)
+    c = x - mean[..., None]
+    return mean, c @ c.transpose(1, 2) / (x.shape[-1] - 1)
+
+
+def run_cli(module, *argv: str):
+    """A `stylelab` subcommand run in this process: `module.run` on `argv`, parsed by the
+    parser that `module.add_arguments` fills (stylelab.bench.adain, stylelab.cli.encoders...)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"stylelab {module.__name__.rsplit('.', 1)[-1]}")
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(list(argv)))
+
+
+def feature_values(shape: tuple[int, ...], bound: float = 1.0):
+    """A hypothesis strategy for float64 arrays of `shape` (..., H, W) whose values it draws,
+    so that a failure shrinks to the values that cause it (not to a seed).
+
+    hypothesis draws a large array as one background value plus a few drawn entries (near-
+    constant channels, lone outliers: the numerically hard cases); a drawn linear ramp per
+    channel, over rows and over columns, adds maps whose values all differ. |value| <= 3 bound.
+    """
+    *lead, h, w = shape
+    elements = st.floats(-bound, bound, allow_subnormal=False)
+
+    @st.composite
+    def maps(draw):
+        spikes = draw(arrays(np.float64, shape, elements=elements))
+        slopes = draw(arrays(np.float64, (2, *lead, 1, 1), elements=elements, fill=st.nothing()))
+        rows, cols = np.linspace(0, 1, h)[:, None], np.linspace(0, 1, w)[None, :]
+        return spikes + slopes[0] * rows + slopes[1] * cols
+
+    return maps()

@@ -31,7 +31,9 @@ def pyproject_requirements() -> set[str]:
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project.get("optional-dependencies", {})
-    return {_spec(r) for r in project["dependencies"] + extras.get("dev", [])}
+    return {
+        _spec(r) for r in project["dependencies"] + extras.get("book", []) + extras.get("dev", [])
+    }
 
 
 def environment_requirements() -> set[str]:

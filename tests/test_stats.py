@@ -1,14 +1,17 @@
-"""Channel statistics, Gram matrices and colour transfer, against plain loops."""
+"""Channel statistics, Gram matrices and colour transfer, against the reference loops."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import feature_values, rgb_mean_cov
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from stylelab.core.errors import StylelabError
+from stylelab.kernels.stats_reference import gram_reference, mean_std_reference
 from stylelab.stats import gram, match_color, mean_std, mvn
 
 # float32 sums over at most a few hundred values: relative error ~1e-6; 1e-4 leaves room.
@@ -22,30 +25,16 @@ def feats(draw, channels=None, min_positions=2):
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     if h * w < min_positions:
         w = min_positions
-    seed = draw(st.integers(0, 2**31 - 1))
+    unit = draw(feature_values((n, c, h, w)))  # drawn values, |v| <= 3
     scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))  # extreme magnitudes too
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, c, h, w, generator=g) * scale + draw(st.floats(-5, 5))).float()
-
-
-def mean_std_loop(feat, eps=1e-5):
-    """The spec: mechanisms.md 1.2, one channel at a time, in float64."""
-    x = feat.double().numpy()
-    n, c = x.shape[:2]
-    mean, std = np.zeros((n, c, 1, 1)), np.zeros((n, c, 1, 1))
-    for i in range(n):
-        for j in range(c):
-            v = x[i, j].ravel()
-            mean[i, j] = v.mean()
-            std[i, j] = np.sqrt(v.var(ddof=1) + eps)  # unbiased; eps on the variance
-    return mean, std
+    return torch.from_numpy(unit * scale + draw(st.floats(-5, 5))).float()
 
 
 @settings(max_examples=60, deadline=None)
 @given(feats())
-def test_mean_std_matches_loop(feat):
+def test_mean_std_matches_reference(feat):
     mean, std = mean_std(feat)
-    ref_mean, ref_std = mean_std_loop(feat)
+    ref_mean, ref_std = mean_std_reference(feat)
     assert mean.shape == std.shape == (*feat.shape[:2], 1, 1)
     scale = feat.abs().max().item()  # mean of values ~scale: absolute error ~1e-6 * scale
     np.testing.assert_allclose(mean.numpy(), ref_mean, rtol=RTOL, atol=ATOL * max(scale, 1))
@@ -63,33 +52,22 @@ def test_eps_is_added_to_the_variance_not_the_std():
 @given(feats())
 def test_mvn_gives_zero_mean_unit_std(feat):
     out = mvn(feat)
-    ref_mean, ref_std = mean_std_loop(feat)
+    ref_mean, ref_std = mean_std_reference(feat)
     var = ref_std**2 - 1e-5
     # Dividing by sqrt(var + eps) leaves std sqrt(var / (var + eps)), not exactly 1.
     expected_std = np.sqrt(var / (var + 1e-5))
-    m, s = mean_std_loop(out, eps=0.0)
+    m, s = mean_std_reference(out, eps=0.0)
     # float32 rounds x - mean to ~1e-6 * |x|; the division by sigma magnifies that.
     tol = 1e-6 * feat.abs().max().item() / ref_std + 1e-5
     assert np.all(np.abs(m) <= tol)
     assert np.all(np.abs(s - expected_std) <= tol + 1e-3 * expected_std)
 
 
-def gram_loop(feat):
-    x = feat.double().numpy()
-    n, c, h, w = x.shape
-    g = np.zeros((n, c, c))
-    for i in range(n):
-        for a in range(c):
-            for b in range(c):
-                g[i, a, b] = (x[i, a] * x[i, b]).sum() / (h * w)
-    return g
-
-
 @settings(max_examples=60, deadline=None)
 @given(feats(min_positions=1))
-def test_gram_matches_loop_symmetric_psd(feat):
+def test_gram_matches_reference_symmetric_psd(feat):
     g = gram(feat)
-    ref = gram_loop(feat)
+    ref = gram_reference(feat)
     assert g.shape == (feat.shape[0], feat.shape[1], feat.shape[1])
     scale = (feat.double() ** 2).mean().item()
     np.testing.assert_allclose(g.numpy(), ref, rtol=RTOL, atol=ATOL * max(scale, 1))
@@ -101,28 +79,22 @@ def test_gram_matches_loop_symmetric_psd(feat):
     assert evals32.min() >= -1e-5 * max(scale, 1)
 
 
-def rgb_stats(img):
-    x = img.double().reshape(img.shape[0], 3, -1)
-    mean = x.mean(-1)
-    c = x - mean[..., None]
-    return mean, c @ c.transpose(1, 2) / (x.shape[-1] - 1)
-
-
 @st.composite
 def rgb_images(draw):
     h, w = draw(st.integers(2, 24)), draw(st.integers(2, 24))
-    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
-    mix = torch.randn(3, 3, generator=g) * draw(st.floats(0.05, 0.5))  # correlated channels
-    x = torch.einsum("dc,nchw->ndhw", mix, torch.randn(1, 3, h, w, generator=g))
-    return (x + torch.rand(1, 3, 1, 1, generator=g)).float()
+    mix = draw(arrays(np.float64, (3, 3), elements=st.floats(-1, 1)))
+    mix = mix * draw(st.floats(0.05, 0.5))  # correlated channels
+    x = np.einsum("dc,nchw->ndhw", mix, draw(feature_values((1, 3, h, w))))
+    offset = draw(arrays(np.float64, (1, 3, 1, 1), elements=st.floats(0, 1)))
+    return torch.from_numpy(x + offset).float()
 
 
 def match_color_reference(source, target, eps=1e-5):
     """CORAL in float64 numpy with scipy's general matrix square root."""
     from scipy.linalg import sqrtm
 
-    mean_s, cov_s = (v[0].numpy() for v in rgb_stats(source))
-    mean_t, cov_t = (v[0].numpy() for v in rgb_stats(target))
+    mean_s, cov_s = (v[0].numpy() for v in rgb_mean_cov(source))
+    mean_t, cov_t = (v[0].numpy() for v in rgb_mean_cov(target))
     eye = np.eye(3) * eps
     a = np.real(sqrtm(cov_t + eye)) @ np.linalg.inv(np.real(sqrtm(cov_s + eye)))
     x = source[0].double().reshape(3, -1).numpy()
@@ -136,14 +108,14 @@ def test_match_color_copies_target_mean_and_covariance(source, target):
     assert out.shape == source.shape and out.dtype == source.dtype
     # Against the reference: float32 output, values of order 1-10: 1e-4 absolute.
     np.testing.assert_allclose(out.numpy(), match_color_reference(source, target), atol=1e-4)
-    mean_o, cov_o = rgb_stats(out)
-    mean_t, cov_t = rgb_stats(target)
+    mean_o, cov_o = rgb_mean_cov(out)
+    mean_t, cov_t = rgb_mean_cov(target)
     np.testing.assert_allclose(mean_o, mean_t, atol=1e-4)
     # Both covariances get +eps*I before the roots, so the copy is not exact. With
     # S' = S + eps I, T' = T + eps I:  cov_out - T = eps (I - T'^1/2 S'^-1 T'^1/2),
     # whose size is at most eps (1 + |T'| / lambda_min(S')); plus float32 round-off.
     eps = 1e-5
-    lam_s = torch.linalg.eigvalsh(rgb_stats(source)[1])[0, 0].item() + eps
+    lam_s = torch.linalg.eigvalsh(rgb_mean_cov(source)[1])[0, 0].item() + eps
     lam_t = torch.linalg.eigvalsh(cov_t)[0, -1].item() + eps
     bound = eps * (1 + lam_t / lam_s) + 1e-5 * max(1.0, lam_t)
     assert (cov_o - cov_t).abs().max().item() <= bound
@@ -157,8 +129,8 @@ def test_match_color_on_photos_and_paintings_is_clamped_and_close():
     target = paint("brush", (64, 80), seed=1).tensor()
     out = match_color(source, target)
     assert out.shape == source.shape and 0 <= out.min() and out.max() <= 1
-    mean_o, cov_o = rgb_stats(out)
-    mean_t, cov_t = rgb_stats(target)
+    mean_o, cov_o = rgb_mean_cov(out)
+    mean_t, cov_t = rgb_mean_cov(target)
     # Clamping to [0, 1] moves the statistics a little: within 0.02 of the target.
     np.testing.assert_allclose(mean_o, mean_t, atol=0.02)
     np.testing.assert_allclose(cov_o, cov_t, atol=0.02)
@@ -175,7 +147,7 @@ def test_match_color_batches_against_one_or_many_targets():
         ref = match_color(source[i : i + 1], one, clamp=False)
         assert torch.allclose(out[i : i + 1], ref, atol=1e-6)
     out2 = match_color(source, two, clamp=False)
-    np.testing.assert_allclose(rgb_stats(out2)[0], rgb_stats(two)[0], atol=1e-4)
+    np.testing.assert_allclose(rgb_mean_cov(out2)[0], rgb_mean_cov(two)[0], atol=1e-4)
 
 
 def test_errors_are_clear():

@@ -13,6 +13,10 @@ What it measures (all in one run, so ratios compare like with like):
     (linear growth expected).
 Each time is the median of several runs after a warm-up run; threads are set explicitly and
 recorded with the CPU, versions, date and the machine's load before and after.
+
+Chapter 3 also times the tiers live while the book builds: `sweep` over `ssm_call`,
+`bi_wkv_call` and `scalar_call` (the serial, Hillis-Steele and chunked scans of one scalar
+recurrence), with this suite's inputs and timing helper, keeping the fastest of the repeats.
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def _numba_tier(threads: int) -> str:
     return f"numba ({_threads(threads)})"
 
 
-def _prime(call, backends) -> None:
+def prime(call, backends) -> None:
     """Run each backend once on a tiny input: numba compiles (or loads its cache) here."""
     import torch
 
@@ -130,18 +134,36 @@ def _prime(call, backends) -> None:
             call(backend)
 
 
-def _ssm_inputs(length: int, seed: int = 0):
+def ssm_inputs(
+    length: int,
+    seed: int = 0,
+    channels: int = SSM_SHAPE["channels"],
+    state: int = SSM_SHAPE["state"],
+):
     """Mamba-like inputs in float32: Δ in [1e-3, 0.1], A = -(1..N) (S4D-real init)."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    batch, channels, state = SSM_SHAPE["batch"], SSM_SHAPE["channels"], SSM_SHAPE["state"]
+    batch = SSM_SHAPE["batch"]
     return {
         "u": torch.randn(batch, channels, length, generator=g),
         "delta": 1e-3 + 0.099 * torch.rand(batch, channels, length, generator=g),
         "A": -torch.arange(1.0, state + 1).repeat(channels, 1),
         "B": torch.randn(batch, state, length, generator=g),
         "C": torch.randn(batch, state, length, generator=g),
+    }
+
+
+def wkv_inputs(length: int, channels: int) -> dict:
+    """Bi-WKV inputs in float32: w in [0, 5) (decaying), keys in [-1, 1], seeded by length."""
+    import torch
+
+    g = torch.Generator().manual_seed(length)
+    return {
+        "w": torch.rand(channels, generator=g) * 5,
+        "u": torch.randn(channels, generator=g),
+        "k": torch.rand(1, length, channels, generator=g) * 2 - 1,
+        "v": torch.randn(1, length, channels, generator=g),
     }
 
 
@@ -160,10 +182,10 @@ def _bench_ssm(config: dict, threads: int) -> dict:
     tiers[_numba_tier(1)] = ("numba", 1)
     tiers.update({"torch loop": ("torch_loop", threads), "torch chunked": ("torch", threads)})
     tiers["reference"] = ("reference", threads)
-    _prime(lambda b: selective_scan(**_ssm_inputs(16), backend=b), [b for b, _ in tiers.values()])
+    prime(lambda b: selective_scan(**ssm_inputs(16), backend=b), [b for b, _ in tiers.values()])
     sweep = []
     for length in config["ssm_lengths"]:
-        x = _ssm_inputs(length)
+        x = ssm_inputs(length)
         for tier, (backend, tier_threads) in tiers.items():
             if backend == "reference" and length not in config["reference_lengths"]:
                 continue
@@ -230,15 +252,6 @@ def _bench_bi_wkv(config: dict, threads: int) -> dict:
     except ImportError as err:  # the WKV chapter's module is optional for this suite
         return {"skipped": f"stylelab.rwkv is not importable: {err}"}
 
-    def inputs(length: int, channels: int):
-        g = torch.Generator().manual_seed(length)
-        return {
-            "w": torch.rand(channels, generator=g) * 5,
-            "u": torch.randn(channels, generator=g),
-            "k": torch.rand(1, length, channels, generator=g) * 2 - 1,
-            "v": torch.randn(1, length, channels, generator=g),
-        }
-
     seconds = config["seconds_per_measurement"]
     channels = config["wkv_channels"]
     runs = []  # (tier, backend, channels, lengths)
@@ -249,11 +262,11 @@ def _bench_bi_wkv(config: dict, threads: int) -> dict:
     runs.append(
         ("reference O(T²) loops, 1 channel", "reference", 1, config["wkv_reference_lengths"])
     )
-    _prime(lambda b: bi_wkv(**inputs(16, 2), backend=b), [r[1] for r in runs])
+    prime(lambda b: bi_wkv(**wkv_inputs(16, 2), backend=b), [r[1] for r in runs])
     sweep = []
     for tier, backend, n_channels, lengths in runs:
         for length in lengths:
-            x = inputs(length, n_channels)
+            x = wkv_inputs(length, n_channels)
             with torch.no_grad():
                 timing = time_call(lambda x=x, b=backend: bi_wkv(**x, backend=b), seconds, 5)
             timing["s_per_channel"] = timing["median_s"] / n_channels

@@ -8,6 +8,8 @@ it travels with the picture (a PNG saved from the figure keeps it).
 uint8 or float array, tensor in [0, 1], matplotlib figure) into an (H, W, 3)
 uint8 array; `stylelab.book.widgets` uses it too. It duck-types tensors so that this
 module does not import torch.
+
+`loglog_panels` draws measured timings against size, one log-log panel per op.
 """
 
 from __future__ import annotations
@@ -134,4 +136,34 @@ def show_images(
     if caption:
         width = max(40, int(CAPTION_WRAP * min(1.0, ncols * aspect / 4)))
         fig.supxlabel(textwrap.fill(caption, width), fontsize=9)
+    return fig
+
+
+def loglog_panels(
+    panels: Sequence[tuple[str, dict]],
+    xlabel: str,
+    ylabel: str,
+    caption: str = "",
+    colours: dict | None = None,
+    figsize: tuple[float, float] = (6.5, 4),
+    legend_loc: str = "best",
+):
+    """Log-log plots side by side, one per (title, {series: {x: y}}), a line with markers per
+    series (coloured by `colours[series]` where given), `caption` under all.
+
+    Returns the pyplot Figure, left open: the chapter calls plt.show() where it wants it.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False, layout="constrained")
+    for ax, (title, series) in zip(axes[0], panels):
+        for name, points in series.items():
+            colour = (colours or {}).get(name)
+            ax.loglog(list(points), list(points.values()), "o-", label=name, color=colour)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8, loc=legend_loc)
+    if caption:
+        fig.supxlabel(caption, fontsize=8)
     return fig

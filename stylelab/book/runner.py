@@ -108,6 +108,22 @@ def failure_report(executed: Path) -> tuple[str, str] | None:
     return None
 
 
+def _between_cells(executed: Path) -> str:
+    """Where a run stopped when no cell was running: after the last cell that completed."""
+    import nbformat
+
+    try:
+        cells = [c for c in nbformat.read(executed, as_version=4).cells if not _plumbing(c)]
+    except Exception:  # no notebook saved yet
+        return "before the first cell"
+    done = [
+        i
+        for i, c in enumerate(cells)
+        if c.metadata.get("papermill", {}).get("status") == "completed"
+    ]
+    return f"between cells, after cell {done[-1]}" if done else "before the first cell"
+
+
 def tag_injected_cells(executed: Path) -> None:
     """Hide papermill's injected-parameters cell in the page, like the `parameters` cell."""
     import nbformat
@@ -181,7 +197,7 @@ def execute(notebook: Path, quick: bool, timeout: float, env: dict[str, str]) ->
     if proc.returncode == 0 and report is None:
         tag_injected_cells(notebook)
         return Result(name, seconds)
-    where = report[0] if report else "before the first cell"
+    where = report[0] if report else _between_cells(notebook)
     if "CellTimeoutError" in log:
         return Result(name, seconds, f"{name}: timed out ({timeout:.0f} s limit) in {where}")
     if proc.returncode < 0:  # killed above: every cell was under the limit, the sum was not

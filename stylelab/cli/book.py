@@ -7,6 +7,7 @@ Needs the `book` extra (`pip install "stylelab[book]"`); the pipeline is
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from pathlib import Path
 
@@ -35,7 +36,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+# import name -> distribution, for what the `book` extra installs
+BOOK_EXTRA = {
+    "papermill": "papermill",
+    "jupyter_book": "jupyter-book",
+    "nbformat": "nbformat",
+    "bs4": "beautifulsoup4",
+    "yaml": "pyyaml",
+    "ipykernel": "ipykernel",
+    "ipywidgets": "ipywidgets",
+}
+
+
+def check_book_extra() -> None:
+    """A clear error, not an ImportError deep in the pipeline, when the extra is missing."""
+    missing = [dist for mod, dist in BOOK_EXTRA.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise StylelabError(
+            f"building the book needs {', '.join(missing)}: install the book extra with "
+            "`pip install 'stylelab[book]'` (or `pip install -e '.[book]'` in a clone)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_book_extra()
     book_dir = (args.book or repo_root() / "book").resolve()
     output = (args.output or book_dir.parent).resolve()
     if args.timeout is not None and args.timeout <= 0:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from stylelab.core.errors import StylelabError
+
+if TYPE_CHECKING:  # annotations only: torch is imported in run(), so --help needs no torch
+    import torch
 
 METHODS = ("adain",)  # later chapters add theirs (each a zoo name)
 SIZE_RANGE = (64, 4096)  # max side in pixels: the encoder needs 32+, 4096 still fits in memory
@@ -125,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     weights = parse_mix(args.mix, len(args.styles))
     content = _load_content(args.content, args.size)
     styles = [_load_style(s, args.size) for s in args.styles]
+    import torch
+
     from stylelab.core import images
     from stylelab.core.devices import resolve_device
     from stylelab.training import zoo
@@ -132,13 +136,14 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = zoo.load(args.method, device=str(device))
     t0 = time.perf_counter()
-    result = model.stylize(
-        content.to(device),
-        [s.to(device) for s in styles],
-        alpha=args.alpha,
-        weights=weights,
-        preserve_color=args.preserve_color,
-    )
+    with torch.inference_mode():  # no autograd graph: less memory, same pixels
+        result = model.stylize(
+            content.to(device),
+            [s.to(device) for s in styles],
+            alpha=args.alpha,
+            weights=weights,
+            preserve_color=args.preserve_color,
+        )
     network = time.perf_counter() - t0
     images.save_image(result, out, force=args.force)
     total = time.perf_counter() - start

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylelab.core.errors import StylelabError
@@ -98,7 +98,30 @@ def resize_max_side(t: torch.Tensor, max_side: int) -> torch.Tensor:
         return t
     size = [max(1, round(h * scale)), max(1, round(w * scale))]
     # Bilinear with antialias is a positive kernel: values stay inside [0, 1].
-    return TF.resize(t, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    return _resize_bilinear_aa(t, size)
+
+
+def _resize_bilinear_aa(t: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """(..., H, W) -> (..., *size), antialiased bilinear: torchvision's tensor `resize`.
+
+    The same calls as `torchvision.transforms.functional.resize(t, size, BILINEAR,
+    antialias=True)` (bit-identical), without importing torchvision: it pulls in
+    torch._dynamo, ~1.5 s, more than a one-image stylize's network.
+    """
+    if list(t.shape[-2:]) == size:
+        return t
+    x = t.unsqueeze(0) if t.ndim < 4 else t
+    dtype = x.dtype
+    if dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32)
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    if t.ndim < 4:
+        x = x.squeeze(0)
+    if dtype != x.dtype:
+        if dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
+            x = torch.round(x)  # integer images: round, then cast (torchvision's rule)
+        x = x.to(dtype)
+    return x
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:
@@ -122,7 +145,7 @@ def save_image(img, path, force: bool = False) -> Path:
             f"{path} already exists; pass --force (force=True) to overwrite it, "
             "or choose another output path"
         )
-    if path.suffix.lower() not in Image.registered_extensions():
+    if not _known_suffix(path.suffix.lower()):
         raise StylelabError(
             f"cannot tell the image format from {path.name!r}; use a suffix like .png or .jpg"
         )
@@ -130,6 +153,16 @@ def save_image(img, path, force: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, quality=95) if path.suffix.lower() in (".jpg", ".jpeg") else im.save(path)
     return path
+
+
+def _known_suffix(suffix: str) -> bool:
+    """Whether PIL knows the image format of `suffix` (".png"), as Image.registered_extensions().
+
+    The common formats first (Image.preinit: what open and save load anyway); all ~50
+    plugins (Image.init, ~0.1 s of imports) only for a suffix outside them.
+    """
+    Image.preinit()
+    return suffix in Image.EXTENSION or suffix in Image.registered_extensions()
 
 
 def sample_content(name: str, max_side: int | None = None) -> torch.Tensor:

@@ -3,11 +3,14 @@
     <op>_reference.py  the naive loops, written to be read: the spec every fast path is
                        tested against (stats, adain, ssm, wkv)
     <op>_cpu.py        numba CPU kernels (ssm, wkv)
-    <op>_cuda.py       numba.cuda kernels (ssm, wkv), with cuda_glue.py for host transfer
+    <op>_cuda.py       numba.cuda kernels (ssm, wkv)
+    glue.py            the autograd glue the ssm CPU and cuda tiers share (torch, numpy, einops)
+    cuda_glue.py       tensors to and from the cuda kernels; it and <op>_cuda.py are the
+                       modules that import numba.cuda, so the CPU tiers never do
 
 The vectorized PyTorch tier lives next to the mechanism (stylelab.ssm, stylelab.rwkv,
 ...); this package holds the loops. `resolve_backend` is the one place that decides
-what `backend="auto"` means.
+what `backend="auto"` means, `require_cuda` the one error for a cuda backend without a GPU.
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ def cuda_available() -> bool:
         return cuda.is_available()
     except Exception:  # numba without CUDA support, no driver, ...
         return False
+
+
+def require_cuda(op: str) -> None:
+    """Raise a StylelabError naming `op` when cuda_available() is False."""
+    if not cuda_available():
+        from stylelab.core.errors import StylelabError
+
+        raise StylelabError(
+            f"{op}: backend 'cuda' needs an NVIDIA GPU with a working driver (none found), or "
+            "NUMBA_ENABLE_CUDASIM=1 set before start-up to simulate one; "
+            "use backend='numba' or 'torch' on this machine"
+        )
 
 
 def resolve_backend(backend: str, tensor=None, needs_grad: bool = False) -> str:

@@ -22,11 +22,13 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from stylelab.kernels.glue import scan_gradients, scan_inputs, tensor_like
+from stylelab.kernels.ssm_reference import SOFTPLUS_THRESHOLD  # softplus(x) = x above it
+
 # Fast-math without 'nnan'/'ninf': reassociation lets LLVM vectorise the sum over n,
 # while inf and nan keep their IEEE meaning (an overflowing state stays inf).
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 CHECKPOINT_EVERY = 64  # backward: steps between stored states (memory N·L/64 per task)
-SOFTPLUS_THRESHOLD = 20.0  # softplus(x) = x above this, as torch.nn.functional.softplus
 
 
 @intrinsic
@@ -269,7 +271,7 @@ def exp_throughput(x, repeats, vectorised):
     return sums
 
 
-# --- torch glue -------------------------------------------------------------------------
+# --- torch glue (the parts shared with the cuda tier are in kernels/glue.py) ----------------
 
 
 def _f32(x: torch.Tensor) -> np.ndarray:
@@ -277,45 +279,24 @@ def _f32(x: torch.Tensor) -> np.ndarray:
     return x.detach().to(torch.float32).contiguous().numpy()
 
 
-def _time_major(M: torch.Tensor) -> np.ndarray:
-    """B or C (batch, N, L) or (batch, G, N, L) -> float32 (batch, G, L, N)."""
-    M = M.unsqueeze(1) if M.dim() == 3 else M
-    return _f32(M.transpose(-1, -2))
-
-
-def _kernel_inputs(u, delta, A, B, C, D, z, delta_bias):
-    n_channels = u.shape[1]
-    zeros = np.zeros(n_channels, np.float32)
-    return (
-        _f32(u),
-        _f32(delta),
-        _f32(A),
-        _time_major(B),
-        _time_major(C),
-        zeros if D is None else _f32(D),
-        np.zeros((1, 1, 1), np.float32) if z is None else _f32(z),
-        zeros if delta_bias is None else _f32(delta_bias),
-    )
-
-
 class SelectiveScanNumba(torch.autograd.Function):
     """The numba forward and backward as one autograd op; outputs (y, last_state)."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus):
-        arrays = _kernel_inputs(u, delta, A, B, C, D, z, delta_bias)
+        arrays = scan_inputs(_f32, u, delta, A, B, C, D, z, delta_bias)
         n_batch, n_channels, length = u.shape
         y = np.empty((n_batch, n_channels, length), np.float32)
         last_state = np.empty((n_batch, n_channels, A.shape[1]), np.float32)
         scan_forward(*arrays, bool(delta_softplus), z is not None, y, last_state)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
         ctx.delta_softplus = bool(delta_softplus)
-        return torch.from_numpy(y).to(u.dtype), torch.from_numpy(last_state).to(u.dtype)
+        return tensor_like(y, u), tensor_like(last_state, u)
 
     @staticmethod
     def backward(ctx, dy, dlast):
         u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
-        arrays = _kernel_inputs(u, delta, A, B, C, D, z, delta_bias)
+        arrays = scan_inputs(_f32, u, delta, A, B, C, D, z, delta_bias)
         n_batch, n_channels, length = u.shape
         n_state = A.shape[1]
         dy = np.zeros(u.shape, np.float32) if dy is None else _f32(dy)
@@ -332,47 +313,16 @@ class SelectiveScanNumba(torch.autograd.Function):
             *arrays, ctx.delta_softplus, z is not None, dy, dlast,
             du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part,
         )  # fmt: skip
-
-        def back(x: np.ndarray, like: torch.Tensor | None):
-            return None if like is None else torch.from_numpy(x).to(like.dtype)
-
-        return (
-            back(du, u),
-            back(ddelta, delta),
-            back(dA_part.sum(0), A),
-            back(_sum_groups(dB_part, B), B),
-            back(_sum_groups(dC_part, C), C),
-            back(dD_part.sum(0), D),
-            back(dz, z),
-            back(dbias_part.sum(0), delta_bias),
-            None,
-        )
+        return scan_gradients(
+            ctx.saved_tensors, du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part,
+            layout="b d l n",
+        )  # fmt: skip
 
 
-def _sum_groups(part: np.ndarray, like: torch.Tensor) -> np.ndarray:
-    """Per-channel (batch, D, L, N) -> the layout of B or C: (batch, [G,] N, L)."""
-    n_batch, n_channels, length, n_state = part.shape
-    groups = 1 if like.dim() == 3 else like.shape[1]
-    summed = part.reshape(n_batch, groups, n_channels // groups, length, n_state).sum(2)
-    summed = summed.transpose(0, 1, 3, 2)  # (batch, G, N, L)
-    return np.ascontiguousarray(summed[:, 0] if like.dim() == 3 else summed)
+def selective_scan_numba(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
+    """The numba tier: (y, last_state), float32 inside, in u's dtype; CPU tensors; autograd ok.
 
-
-def selective_scan_numba(
-    u,
-    delta,
-    A,
-    B,
-    C,
-    D=None,
-    z=None,
-    delta_bias=None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-):
-    """The numba tier (CPU tensors, computed in float32, returned in u's dtype; autograd ok).
-
-    Inputs are assumed checked (call `stylelab.ssm.selective_scan` for that).
+    Arguments as `ssm_reference.selective_scan_reference` (D, z, delta_bias may be None),
+    assumed checked: `stylelab.ssm.selective_scan` checks them and picks the outputs.
     """
-    y, last_state = SelectiveScanNumba.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    return (y, last_state) if return_last_state else y
+    return SelectiveScanNumba.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)

@@ -11,23 +11,26 @@ are broadcast reads.
 Without a GPU the same kernel runs under numba's CUDA simulator
 (NUMBA_ENABLE_CUDASIM=1, set before numba.cuda is first imported), which is how
 the tests check it; the simulator runs each thread in Python, so tiny shapes only.
+
+Moving tensors to the kernels and back is kernels/cuda_glue.py; the autograd glue this
+tier shares with the CPU one (input layouts, summing the partial gradients) is kernels/glue.py.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
+from einops import rearrange
 from numba import cuda, float32, float64
 
-from stylelab.core.errors import StylelabError
-from stylelab.kernels import cuda_available
+from stylelab.kernels import require_cuda
+from stylelab.kernels.cuda_glue import Device
+from stylelab.kernels.glue import scan_gradients, scan_inputs, tensor_like
+from stylelab.kernels.ssm_reference import SOFTPLUS_THRESHOLD  # softplus(x) = x above it
 
 MAX_STATE = 64  # size of the per-thread state array; the dispatcher refuses larger N
 SEGMENT = 16  # backward: steps between stored states (per thread (SEGMENT + 1) · N floats local)
-THREADS_PER_BLOCK = 128
-SOFTPLUS_THRESHOLD = 20.0  # softplus(x) = x above this, as torch.nn.functional.softplus
 
 
 @cuda.jit(device=True, fastmath=True)
@@ -43,19 +46,26 @@ def _sigmoid(x):
     return float32(1.0) / (float32(1.0) + math.exp(-x))  # float32 literals: no float64 math
 
 
+@cuda.jit(device=True)
+def _task(u, B, C):
+    """This thread's (batch b, channel d, group of B, group of C); b = -1 past the last task."""
+    task = cuda.grid(1)
+    n_batch, length, n_channels = u.shape
+    if task >= n_batch * n_channels:
+        return -1, 0, 0, 0
+    b = task // n_channels
+    d = task - b * n_channels
+    return b, d, d // (n_channels // B.shape[1]), d // (n_channels // C.shape[1])
+
+
 @cuda.jit(fastmath=True)
 def scan_forward_kernel(u, delta, A, B, C, D, z, delta_bias, delta_softplus, has_z, y, last_state):
     """u, delta, z, y: (batch, L, D); A (D, N); B, C (batch, G, L, N); D, delta_bias (D,);
     last_state (batch, D, N). One thread per (b, d)."""
-    task = cuda.grid(1)
-    n_batch, length, n_channels = u.shape
-    if task >= n_batch * n_channels:
+    b, d, g_B, g_C = _task(u, B, C)
+    if b < 0:
         return
-    b = task // n_channels
-    d = task - b * n_channels
-    n_state = A.shape[1]
-    g_B = d // (n_channels // B.shape[1])
-    g_C = d // (n_channels // C.shape[1])
+    length, n_state = u.shape[1], A.shape[1]
     h = cuda.local.array(MAX_STATE, float32)
     for n in range(n_state):
         h[n] = 0.0
@@ -88,15 +98,10 @@ def scan_backward_kernel(
     (batch, L, N, D) per channel (neighbouring threads write neighbouring addresses),
     summed over channels by the caller; dD_part, dbias_part (batch, D).
     """
-    task = cuda.grid(1)
-    n_batch, length, n_channels = u.shape
-    if task >= n_batch * n_channels:
+    b, d, g_B, g_C = _task(u, B, C)
+    if b < 0:
         return
-    b = task // n_channels
-    d = task - b * n_channels
-    n_state = A.shape[1]
-    g_B = d // (n_channels // B.shape[1])
-    g_C = d // (n_channels // C.shape[1])
+    length, n_state = u.shape[1], A.shape[1]
     # 1. forward again, keeping h at the start of every segment
     h = cuda.local.array(MAX_STATE, float32)
     for n in range(n_state):
@@ -171,90 +176,31 @@ def scan_backward_kernel(
     dbias_part[b, d] = dbias_acc
 
 
-class _Device:
-    """Moves tensors to the GPU for a kernel and back: zero-copy for CUDA tensors (on torch's
-    current stream, so kernels are ordered with torch's own work), a copy for CPU tensors
-    (a GPU-less machine runs them on the simulator)."""
-
-    def __init__(self, like: torch.Tensor):
-        self.on_gpu = like.is_cuda
-        self.device = like.device
-        if self.on_gpu:
-            self.stream = cuda.external_stream(torch.cuda.current_stream(like.device).cuda_stream)
-        else:
-            self.stream = 0
-
-    def put(self, x: torch.Tensor):
-        x = x.detach().to(torch.float32).contiguous()
-        return (
-            cuda.as_cuda_array(x) if self.on_gpu else cuda.to_device(x.numpy(), stream=self.stream)
-        )
-
-    def empty(self, *shape):
-        """(handle for get, device array for the kernel)."""
-        if self.on_gpu:
-            t = torch.empty(shape, dtype=torch.float32, device=self.device)
-            return t, cuda.as_cuda_array(t)
-        arr = cuda.device_array(shape, np.float32, stream=self.stream)
-        return arr, arr
-
-    def get(self, handle) -> torch.Tensor:
-        if self.on_gpu:
-            return handle
-        return torch.from_numpy(handle.copy_to_host(stream=self.stream))
-
-    def launch(self, kernel, n_tasks: int, *args) -> None:
-        blocks = (n_tasks + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-        kernel[blocks, THREADS_PER_BLOCK, self.stream](*args)
-
-
-def _kernel_inputs(dev: _Device, u, delta, A, B, C, D, z, delta_bias):
-    n_channels = u.shape[1]
-    zeros = torch.zeros(n_channels, device=u.device)
-
-    def time_major(x):  # (batch, D, L) -> (batch, L, D)
-        return dev.put(x.transpose(1, 2))
-
-    def groups_time_major(M):  # (batch, [G,] N, L) -> (batch, G, L, N)
-        return dev.put((M[:, None] if M.dim() == 3 else M).transpose(-1, -2))
-
-    return (
-        time_major(u),
-        time_major(delta),
-        dev.put(A),
-        groups_time_major(B),
-        groups_time_major(C),
-        dev.put(zeros if D is None else D),
-        dev.put(torch.zeros(1, 1, 1, device=u.device)) if z is None else time_major(z),
-        dev.put(zeros if delta_bias is None else delta_bias),
-    )
-
-
 class SelectiveScanCuda(torch.autograd.Function):
     """The CUDA forward and backward as one autograd op; outputs (y, last_state)."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus):
-        dev = _Device(u)
+        dev = Device(u)
         n_batch, n_channels, length = u.shape
         y, y_dev = dev.empty(n_batch, length, n_channels)
         last, last_dev = dev.empty(n_batch, n_channels, A.shape[1])
-        inputs = _kernel_inputs(dev, u, delta, A, B, C, D, z, delta_bias)
+        inputs = scan_inputs(dev.put, u, delta, A, B, C, D, z, delta_bias, sequences="b l d")
         flags = (bool(delta_softplus), z is not None)
         dev.launch(scan_forward_kernel, n_batch * n_channels, *inputs, *flags, y_dev, last_dev)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
         ctx.delta_softplus = bool(delta_softplus)
-        y = dev.get(y).transpose(1, 2).contiguous().to(u.dtype)  # (batch, D, L)
-        return y, dev.get(last).to(u.dtype)
+        y = rearrange(dev.get(y), "b l d -> b d l")
+        return tensor_like(y, u), tensor_like(dev.get(last), u)
 
     @staticmethod
     def backward(ctx, dy, dlast):
         u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
-        dev = _Device(u)
+        dev = Device(u)
         n_batch, n_channels, length = u.shape
         n_state = A.shape[1]
-        inputs = _kernel_inputs(dev, u, delta, A, B, C, D, z, delta_bias)
-        dy = dev.put(torch.zeros_like(u) if dy is None else dy.transpose(1, 2))
+        inputs = scan_inputs(dev.put, u, delta, A, B, C, D, z, delta_bias, sequences="b l d")
+        dy = dev.put(rearrange(torch.zeros_like(u) if dy is None else dy, "b d l -> b l d"))
         dlast = dev.put(u.new_zeros(n_batch, n_channels, n_state) if dlast is None else dlast)
         segments = (length + SEGMENT - 1) // SEGMENT
         _, checkpoints = dev.empty(n_batch, n_channels, segments, n_state)
@@ -272,57 +218,18 @@ class SelectiveScanCuda(torch.autograd.Function):
             *(device_array for _, device_array in outs),
         )  # fmt: skip
         du, ddelta, dz, dA, dB, dC, dD, dbias = (dev.get(handle) for handle, _ in outs)
-
-        def back(grad: torch.Tensor, like: torch.Tensor | None):
-            return None if like is None else grad.to(like.dtype)
-
-        def time_back(grad, like):  # (batch, L, D) -> (batch, D, L)
-            return None if like is None else grad.transpose(1, 2).contiguous().to(like.dtype)
-
-        return (
-            time_back(du, u),
-            time_back(ddelta, delta),
-            back(dA.sum(0), A),
-            back(_sum_groups(dB, B), B),
-            back(_sum_groups(dC, C), C),
-            back(dD.sum(0), D),
-            time_back(dz, z),
-            back(dbias.sum(0), delta_bias),
-            None,
+        du, ddelta, dz = (rearrange(g, "b l d -> b d l") for g in (du, ddelta, dz))
+        return scan_gradients(
+            ctx.saved_tensors, du, ddelta, dz, dA, dB, dC, dD, dbias, layout="b l n d"
         )
 
 
-def _sum_groups(part: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Per channel (batch, L, N, D) -> the layout of B or C: (batch, [G,] N, L)."""
-    n_batch, length, n_state, n_channels = part.shape
-    groups = 1 if like.dim() == 3 else like.shape[1]
-    summed = part.view(n_batch, length, n_state, groups, n_channels // groups).sum(-1)
-    summed = summed.permute(0, 3, 2, 1)  # (batch, G, N, L)
-    return (summed[:, 0] if like.dim() == 3 else summed).contiguous()
+def selective_scan_cuda(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
+    """The cuda tier: (y, last_state), float32 inside, in u's dtype on u's device; autograd ok.
 
-
-def selective_scan_cuda(
-    u,
-    delta,
-    A,
-    B,
-    C,
-    D=None,
-    z=None,
-    delta_bias=None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-):
-    """The cuda tier: float32, returned in u's dtype on u's device; autograd ok.
-
-    Inputs are assumed checked (call `stylelab.ssm.selective_scan` for that). CPU
+    Arguments as `ssm_reference.selective_scan_reference` (D, z, delta_bias may be None),
+    assumed checked: `stylelab.ssm.selective_scan` checks them and picks the outputs. CPU
     tensors are copied to the GPU and back (or run on the simulator).
     """
-    if not cuda_available():
-        raise StylelabError(
-            "selective_scan: backend 'cuda' needs an NVIDIA GPU with a working driver (none "
-            "found), or NUMBA_ENABLE_CUDASIM=1 set before start-up to simulate one; "
-            "use backend='numba' or 'torch' on this machine"
-        )
-    y, last_state = SelectiveScanCuda.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    return (y, last_state) if return_last_state else y
+    require_cuda("selective_scan")
+    return SelectiveScanCuda.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus)

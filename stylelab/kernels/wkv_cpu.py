@@ -13,7 +13,7 @@ and mu the log of the bonus for the token itself:
 The causal op has no future side. Each running sum is stored as (p, q, o): S = e^{o}·p and
 Z = e^{o}·q, with o the running maximum of the exponents. Every e^{...} computed is therefore
 e^{≤ 0}: nothing overflows, whatever |k| is (the RWKV-4 trick, mechanisms.md §5.1, §5.2).
-After normalisation the denominator is >= 1, so no EPS is needed (see stylelab/rwkv.py).
+After normalisation the denominator is >= 1, so no EPS is needed (see stylelab/rwkv/wkv.py).
 
 Backward. With D_t the full denominator and P_{t,i} = a_{t,i} e^{k_i} / D_t the attention
 weight of token i in output t (0 <= P <= 1), and g_t = dLoss/dy_t:

@@ -10,7 +10,8 @@ Accumulators have the inputs' precision: float32 in, float32 sums. That is safe 
 running max keeps every exponent <= 0 (the reason the trick exists) and it is what the
 RWKV/Vision-RWKV kernels do; float64 runs at 1/32-1/64 speed on most consumer GPUs.
 
-CPU tensors are copied to the GPU and back, as in `ssm_cuda`.
+CUDA tensors are used in place and CPU tensors copied to the GPU and back by
+`cuda_glue.Device`, as in `ssm_cuda`.
 
 Forward only: training on a GPU goes through the torch path (`stylelab.rwkv`), whose autograd
 covers the backward. Without a GPU, the kernel runs under the numba CUDA simulator
@@ -20,12 +21,12 @@ covers the backward. Without a GPU, the kernel runs under the numba CUDA simulat
 from __future__ import annotations
 
 import math
-import os
 
-import numpy as np
+import torch
 from numba import cuda, float32, float64
 
-THREADS_PER_BLOCK = 128
+from stylelab.kernels import require_cuda
+from stylelab.kernels.cuda_glue import Device
 
 
 def _make_kernel(acc):
@@ -90,52 +91,24 @@ def _make_kernel(acc):
 _KERNELS: dict = {}
 
 
-def _kernel_for(dtype):
-    key = np.dtype(dtype)
-    if key not in _KERNELS:
-        _KERNELS[key] = _make_kernel(float32 if key == np.float32 else float64)
-    return _KERNELS[key]
+def _kernel_for(dtype: torch.dtype):
+    if dtype not in _KERNELS:
+        _KERNELS[dtype] = _make_kernel(float32 if dtype == torch.float32 else float64)
+    return _KERNELS[dtype]
 
 
 def wkv_forward_cuda(lam, mu, k, v, bidirectional: bool):
     """y (B, T, C) for torch tensors k, v (B, T, C) and lam, mu (C,) of one float dtype.
 
-    Inputs are assumed checked (`stylelab.rwkv` does that). CUDA tensors are used in place
-    (zero copy, on torch's current stream); CPU tensors are copied to the GPU and back, or,
-    under the simulator, handed over as numpy arrays. Returns y on k's device.
+    Inputs are assumed checked (`stylelab.rwkv` does that). Computed in k's dtype; returns
+    y on k's device.
     """
-    import torch
-
-    from stylelab.core.errors import StylelabError
-    from stylelab.kernels import cuda_available
-
-    if not cuda_available():
-        raise StylelabError(
-            "backend 'cuda' needs an NVIDIA GPU with a working driver (none found), or "
-            "NUMBA_ENABLE_CUDASIM=1 set before start-up to simulate one; "
-            "use backend='numba' or 'torch' on this machine"
-        )
-    batch, length, channels = k.shape
-    simulated = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-    on_gpu = k.is_cuda and not simulated
-    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream) if on_gpu else 0
-    tensors = [t.detach().contiguous() for t in (lam, mu, k, v)]  # alive until the launch ends
-    y = torch.empty(k.shape, dtype=k.dtype, device=k.device)
-    if on_gpu:
-        arrays = [cuda.as_cuda_array(t) for t in (*tensors, y)]
-    elif simulated:
-        arrays = [t.cpu().numpy() for t in (*tensors, y)]  # y written in place
-    else:
-        arrays = [cuda.to_device(t.numpy(), stream=stream) for t in tensors]
-        arrays.append(cuda.device_array(tuple(k.shape), dtype=arrays[2].dtype, stream=stream))
-    scratch_shape = tuple(k.shape) if bidirectional else (1, 1, 1)
-    scratch = [
-        cuda.device_array(scratch_shape, dtype=arrays[2].dtype, stream=stream) for _ in range(3)
-    ]
-    threads = batch * channels
-    blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kernel = _kernel_for(arrays[2].dtype)
-    kernel[blocks, THREADS_PER_BLOCK, stream](*arrays, *scratch, bidirectional)
-    if not on_gpu and not simulated:  # CPU tensors on a real GPU: copy the result back
-        y.copy_(torch.from_numpy(arrays[-1].copy_to_host(stream=stream)))
-    return y
+    require_cuda("bi_wkv" if bidirectional else "wkv")
+    dev = Device(k, dtype=k.dtype)
+    y, y_dev = dev.empty(*k.shape)
+    scratch_shape = k.shape if bidirectional else (1, 1, 1)  # the future side, Bi-WKV only
+    scratch = [dev.empty(*scratch_shape)[1] for _ in range(3)]
+    batch, _, channels = k.shape
+    inputs = [dev.put(t) for t in (lam, mu, k, v)]
+    dev.launch(_kernel_for(k.dtype), batch * channels, *inputs, y_dev, *scratch, bidirectional)
+    return dev.get(y)

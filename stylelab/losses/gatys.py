@@ -1,6 +1,6 @@
 """Gatys et al. style transfer: optimise the pixels of an image against perceptual losses.
 
-    x* = argmin_x  w_c · L_c(x, c) + w_s · L_s(x, s) + w_tv · TV(x)      (losses.py)
+    x* = argmin_x  w_c · L_c(x, c) + w_s · L_s(x, s) + w_tv · TV(x)      (perceptual.py)
 
 No network is trained: every image is its own optimisation, which is why it is slow
 (seconds per image on a CPU, against milliseconds for a feed-forward AdaIN decoder) and why

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 
 @dataclass
@@ -194,6 +193,8 @@ def _bristle_profiles(rng, cos, sin, c, cv):
 def _dabs(img, cv, rng, x, y, radius, color, elong=1.3, k=8):
     """Round dabs of paint (pointillism): each pixel composites its k nearest dabs in
     paint order. Vectorised over pixels (a KD-tree) instead of looping over dabs."""
+    from scipy.spatial import cKDTree  # on use: scipy.spatial takes ~0.3 s to import
+
     n = len(x)
     ang = rng.uniform(0, np.pi, n)
     cos, sin = np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from stylelab.paintings.canvas import _Fbm, _jittered_grid, _Noise, _pick, _ramp, _smooth, _strokes
 
@@ -61,6 +60,8 @@ def _mondrian(cv, rng, colors):
 
 
 def _voronoi(cv, rng, colors):
+    from scipy.spatial import cKDTree  # on use: scipy.spatial takes ~0.3 s to import
+
     n = rng.integers(12, 20)
     sx, sy = _jittered_grid(rng, n, margin=0.1, jitter=0.9)
     tone = _Fbm(rng, 2, 2)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 
 import torch
+from einops import rearrange
 
 from stylelab.core.checks import all_finite
 from stylelab.core.errors import StylelabError
@@ -326,28 +327,27 @@ class _NumbaWKV(torch.autograd.Function):
     def forward(ctx, lam, mu, k, v, bidirectional):
         from stylelab.kernels.wkv_cpu import wkv_forward
 
-        # (B, T, C) -> (B, C, T): each thread walks its own contiguous row
-        kt = k.detach().transpose(1, 2).contiguous()
-        vt = v.detach().transpose(1, 2).contiguous()
+        # one contiguous row per (batch, channel): what each thread of the kernel walks
+        kt, vt = (rearrange(x.detach(), "b t c -> b c t").contiguous() for x in (k, v))
         lam64, mu64 = lam.detach().double().contiguous(), mu.detach().double().contiguous()
         y = wkv_forward(lam64.numpy(), mu64.numpy(), kt.numpy(), vt.numpy(), bidirectional)
         ctx.save_for_backward(lam64, mu64, kt, vt)
         ctx.bidirectional = bidirectional
         ctx.param_dtype = lam.dtype
-        return torch.from_numpy(y).transpose(1, 2).contiguous()
+        return rearrange(torch.from_numpy(y), "b c t -> b t c").contiguous()
 
     @staticmethod
     def backward(ctx, gy):
         from stylelab.kernels.wkv_cpu import wkv_backward
 
         lam64, mu64, kt, vt = ctx.saved_tensors
-        g = gy.transpose(1, 2).contiguous().to(kt.dtype)  # (B, C, T)
+        g = rearrange(gy, "b t c -> b c t").contiguous().to(kt.dtype)
         dk, dv, dlam, dmu = wkv_backward(
             lam64.numpy(), mu64.numpy(), kt.numpy(), vt.numpy(), g.numpy(), ctx.bidirectional
         )
 
-        def back(a):  # (B, C, T) -> (B, T, C)
-            return torch.from_numpy(a).transpose(1, 2).contiguous()
+        def back(a):
+            return rearrange(torch.from_numpy(a), "b c t -> b t c").contiguous()
 
         dlam = torch.from_numpy(dlam).sum(0).to(ctx.param_dtype)  # sum over the batch
         dmu = torch.from_numpy(dmu).sum(0).to(ctx.param_dtype)

@@ -3,6 +3,8 @@
     scan.py  `selective_scan` (one dispatch over every backend), the per-step torch loop and
              the chunked torch form; the loops themselves live in `stylelab.kernels`
              (ssm_reference, ssm_cpu, ssm_cuda)
+    parallel_scan.py  a Hillis-Steele scan of a scalar linear recurrence: why the scan
+             parallelises (chapter 3)
 
 How an image becomes a sequence for a scan is `stylelab.scan_orders`.
 """

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange, repeat
 from torch.autograd.function import once_differentiable
 
 from stylelab.core.checks import all_finite
@@ -75,19 +76,18 @@ def selective_scan(
                 "selective_scan: backend 'numba' runs on the CPU but the inputs are on CUDA; "
                 "use backend='cuda' or 'torch', or move the tensors with .cpu()"
             )
-        from stylelab.kernels.ssm_cpu import selective_scan_numba
-
-        return selective_scan_numba(*args)
-    if backend == "cuda":
+        from stylelab.kernels.ssm_cpu import selective_scan_numba as kernel
+    elif backend == "cuda":
         if A.shape[1] > CUDA_MAX_STATE:
             raise StylelabError(
                 f"selective_scan: backend 'cuda' supports a state size N <= {CUDA_MAX_STATE}, "
                 f"got N = {A.shape[1]}; use backend='torch'"
             )
-        from stylelab.kernels.ssm_cuda import selective_scan_cuda
-
-        return selective_scan_cuda(*args)
-    raise AssertionError(f"unhandled backend {backend!r}")  # resolve_backend checked the name
+        from stylelab.kernels.ssm_cuda import selective_scan_cuda as kernel
+    else:
+        raise AssertionError(f"unhandled backend {backend!r}")  # resolve_backend checked it
+    y, last_state = kernel(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    return (y, last_state) if return_last_state else y
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,10 +214,9 @@ def _per_channel_time_major(M: torch.Tensor, n_channels: int) -> torch.Tensor:
     Ungrouped maps are broadcast (no copy); grouped ones are repeated D/G times.
     """
     if M.dim() == 3:
-        M = M[:, None]
-    n_batch, groups, n_state, length = M.shape
-    M = M[:, :, None].expand(n_batch, groups, n_channels // groups, n_state, length)
-    return M.reshape(n_batch, n_channels, n_state, length).transpose(-1, -2)
+        M = rearrange(M, "b n l -> b 1 n l")
+    per_channel = repeat(M, "b g n l -> b (g c) n l", c=n_channels // M.shape[1])
+    return rearrange(per_channel, "b d n l -> b d l n")
 
 
 def _discretise(u, delta, A, B, delta_bias, delta_softplus):
@@ -279,10 +278,12 @@ def selective_scan_chunked(
         log_decay = F.pad(log_decay, (0, 0, 0, pad))
         inputs = F.pad(inputs, (0, 0, 0, pad))
     n_chunks = (length + pad) // chunk
-    blocks = (n_batch * n_channels * n_chunks, chunk, n_state)
-    within = _chunk_states(log_decay.reshape(blocks), inputs.reshape(blocks))
-    within = within.view(n_batch, n_channels, n_chunks, chunk, n_state)  # zero start per chunk
-    log_from_start = log_decay.view(within.shape).cumsum(dim=3)  # Σ_{i<=t} Δ_i A in the chunk
+    # the states of each chunk from a zero start, one row per (batch, channel, chunk)
+    rows = "b d (c t) n -> (b d c) t n"
+    within = _chunk_states(rearrange(log_decay, rows, t=chunk), rearrange(inputs, rows, t=chunk))
+    within = rearrange(within, "(b d c) t n -> b d c t n", b=n_batch, d=n_channels)
+    log_decay = rearrange(log_decay, "b d (c t) n -> b d c t n", t=chunk)
+    log_from_start = log_decay.cumsum(dim=3)  # Σ_{i<=t} Δ_i A in the chunk
 
     chunk_decay = log_from_start[:, :, :, -1].exp()  # (batch, D, chunks, N)
     h = u.new_zeros(n_batch, n_channels, n_state)
@@ -292,7 +293,7 @@ def selective_scan_chunked(
         h = torch.addcmul(within[:, :, c, -1], chunk_decay[:, :, c], h)
     starts = torch.stack(starts, dim=2)  # (batch, D, chunks, N)
     states = within + log_from_start.exp() * starts[:, :, :, None]
-    states = states.reshape(n_batch, n_channels, length + pad, n_state)[:, :, :length]
+    states = rearrange(states, "b d c t n -> b d (c t) n")[:, :, :length]
     return _readout(states, u, C, D, z, return_last_state, h)
 
 

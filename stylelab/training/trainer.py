@@ -15,7 +15,7 @@ on stop, a `max_minutes` budget that stops cleanly with a checkpoint, and
 EXACT resume: the checkpoint holds the model, optimizer, scheduler, step, the
 RNG states of python/numpy/torch (and CUDA) and the data sampler's state, so
 3 steps + resume + 3 steps gives bit-identical weights to 6 steps straight
-(tests/test_train.py checks it). The same code path runs on CPU or GPU.
+(tests/training/test_trainer.py checks it). The same code path runs on CPU or GPU.
 
 A run folder holds:
 

@@ -83,6 +83,8 @@ def model_id(state: dict, model: dict) -> str:
 def test_failing_cell_names_notebook_cell_and_error(tmp_path, capsys):
     nb = chapter("x = 1", "# divide by zero\nx / 0", "print('never')")
     src = make_book(tmp_path, {"broken": nb})
+    # Not a timing test: the cells take milliseconds against a 120 s limit (and 120 + 60 s
+    # in total), so only the ZeroDivisionError decides the outcome.
     assert runner.run_pipeline(src, tmp_path, quick=True, timeout=120) == 1
     err = capsys.readouterr().err
     # Cell 3 of the source notebook: title, parameters, x = 1, then this one.
@@ -90,26 +92,52 @@ def test_failing_cell_names_notebook_cell_and_error(tmp_path, capsys):
     assert not (tmp_path / "_build" / "html").exists()
 
 
-def test_slow_cell_is_reported_as_a_timeout(tmp_path, capsys):
-    nb = chapter("import time", "time.sleep(60)")
+# The two timing tests below must not depend on how fast this machine is today. Kernel
+# start-up (papermill, then the kernel, then the parameters cells) takes ~2.5 s on an idle
+# 2-core box and several times that under a loaded CI; a sleeping cell's own overhead is
+# milliseconds. So each test makes only one thing decide its outcome, with wide margins.
+
+
+def test_slow_cell_is_reported_as_a_timeout(tmp_path, capsys, monkeypatch):
+    # Margins: the cell sleeps 600 s against a 5 s per-cell limit (120x), so the limit fires
+    # however slow the machine is; the trivial cells before it take milliseconds against 5 s.
+    # The total-time kill, which would report something else, comes at 5 + 120 s: start-up
+    # would have to take 2 minutes to pre-empt the limit. Should the limit never fire, that
+    # kill ends the test after ~2 minutes (with a clear failure), not after the 600 s sleep.
+    monkeypatch.setattr(runner, "KILL_GRACE", 120)
+    nb = chapter("import time", "time.sleep(600)")
     src = make_book(tmp_path, {"slow": nb})
-    assert runner.run_pipeline(src, tmp_path, quick=True, timeout=3, build=False) == 1
-    assert (
-        "slow.ipynb: timed out (3 s limit) in cell 3 (`time.sleep(60)`)" in capsys.readouterr().err
-    )
+    assert runner.run_pipeline(src, tmp_path, quick=True, timeout=5, build=False) == 1
+    err = capsys.readouterr().err
+    assert "slow.ipynb: timed out (5 s limit) in cell 3 (`time.sleep(600)`)" in err
 
 
 def test_notebook_over_its_total_time_is_killed(tmp_path, capsys, monkeypatch):
-    # Every cell is under the 4 s limit; together they are over the 4 + 8 s a notebook gets
-    # (a short grace keeps this test short; 12 s leaves a loaded CI room to start the kernel).
-    monkeypatch.setattr(runner, "KILL_GRACE", 8)
-    nb = chapter("import time", *["time.sleep(1)"] * 40)
+    # Every cell sleeps 4 s, half the 8 s per-cell limit (a sleep overshoots by milliseconds,
+    # so the limit never fires); 100 of them are 400 s against the 8 + 16 = 24 s a notebook
+    # gets, so the kill always comes while cells are still running. Start-up only has to
+    # reach the first sleeping cell within those 24 s (~2.5 s idle: room for a 9x slower
+    # machine). The kill may also land between two cells (the few milliseconds papermill
+    # takes to save, ~0.1% of the time): the report then names the last completed cell.
+    monkeypatch.setattr(runner, "KILL_GRACE", 16)
+    nb = chapter("import time", *["time.sleep(4)"] * 100)
     src = make_book(tmp_path, {"long": nb})
-    assert runner.run_pipeline(src, tmp_path, quick=True, timeout=4, build=False) == 1
+    assert runner.run_pipeline(src, tmp_path, quick=True, timeout=8, build=False) == 1
     err = capsys.readouterr().err
     assert re.search(
-        r"long\.ipynb: over its 12 s in total, killed in cell \d+ \(`time\.sleep\(1\)`\)", err
-    )
+        r"long\.ipynb: over its 24 s in total, killed in "
+        r"(cell \d+ \(`time\.sleep\(4\)`\)|between cells, after cell \d+)",
+        err,
+    ), err
+
+
+def test_a_kill_between_cells_names_the_last_completed_cell(tmp_path):
+    nb = chapter("x = 1", "y = 2", "z = 3")
+    for cell, status in zip(nb.cells[-3:], ("completed", "completed", "pending")):
+        cell.metadata["papermill"] = {"status": status}
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    assert runner._between_cells(tmp_path / "nb.ipynb") == "between cells, after cell 3"
+    assert runner._between_cells(tmp_path / "missing.ipynb") == "before the first cell"
 
 
 def test_interrupted_save_leaves_the_previous_notebook(tmp_path, monkeypatch):

@@ -1,6 +1,5 @@
 """Encoders: weight resolution (ImageNet / random / shipped), taps, freezing, errors, fidelity."""
 
-import argparse
 import importlib.util
 import math
 import shutil
@@ -9,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, run_cli  # noqa: E402
 from torchvision.models import vgg as tv_vgg
 
 from stylelab import encoders
@@ -211,25 +210,21 @@ def test_random_vgg_keeps_activations_order_one(vgg_random):
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (64, 48), (77, 45)])
-def test_vgg_tap_shapes(vgg_random, h, w):
-    x = torch.rand(2, 3, h, w)
-    feats = vgg_random(x)
-    assert list(feats) == list(vgg_random.taps)
+@pytest.mark.parametrize(
+    "fixture, rounding",
+    [("vgg_random", math.floor), ("mnv2", math.ceil)],  # max-pool floors, TF 'SAME' ceils
+)
+def test_tap_shapes(fixture, rounding, h, w, request):
+    enc = request.getfixturevalue(fixture)
+    feats = enc(torch.rand(2, 3, h, w))
+    assert list(feats) == list(enc.taps)
     for tap, f in feats.items():
-        s = vgg_random.strides[tap]
-        assert f.shape == (2, vgg_random.channels[tap], h // s, w // s), tap  # max-pool floors
+        s = enc.strides[tap]
+        assert f.shape == (2, enc.channels[tap], rounding(h / s), rounding(w / s)), tap
 
 
-@pytest.mark.parametrize("h,w", [(32, 32), (64, 48), (77, 45)])
-def test_mobilenetv2_tap_shapes(mnv2, h, w):
-    x = torch.rand(2, 3, h, w)
-    feats = mnv2(x)
-    assert list(feats) == list(mnv2.taps)
-    for tap, f in feats.items():
-        s = mnv2.strides[tap]
-        shape = (2, mnv2.channels[tap], math.ceil(h / s), math.ceil(w / s))  # TF 'SAME' ceils
-        assert f.shape == shape, tap
-    assert mnv2.style_vector(x).shape == (2, 100)
+def test_mobilenetv2_style_vector_is_100_d_at_any_size(mnv2):
+    assert mnv2.style_vector(torch.rand(2, 3, 77, 45)).shape == (2, 100)
 
 
 @pytest.mark.parametrize("fixture", ["vgg_random", "mnv2"])
@@ -444,9 +439,7 @@ def test_tf_same_padding_is_asymmetric():
 
 
 def test_cli_lists_encoders_and_weight_sources(hub, capsys):
-    parser = argparse.ArgumentParser()
-    encoders_cli.add_arguments(parser)
-    assert encoders_cli.run(parser.parse_args(["--verify"])) == 0
+    assert run_cli(encoders_cli, "--verify") == 0
     out = capsys.readouterr().out
     for needed in ("vgg19", "mobilenetv2", "relu4_1", "block6_expand", "MISSING", "sha256 ok"):
         assert needed in out

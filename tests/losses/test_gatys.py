@@ -1,11 +1,13 @@
 """Gatys optimisation on tiny images: it descends, it is deterministic, it refuses bad input."""
 
+import time
+
 import pytest
 import torch
 
 from stylelab.core.errors import StylelabError
 from stylelab.encoders import load_encoder
-from stylelab.losses.gatys import GatysObjective, Result, gatys_transfer
+from stylelab.losses.gatys import INIT_MARGIN, GatysObjective, Result, gatys_transfer
 
 SIZE = 40  # the smallest comfortable size: encoders need 32 px, shift averaging crops one more
 
@@ -45,14 +47,34 @@ def images():
 def test_loss_decreases_and_output_is_a_valid_image(enc_name, images, request):
     enc = request.getfixturevalue(enc_name)
     content, style = images
-    r = gatys_transfer(content, style, enc, steps=8, size=SIZE, style_weight=10, progress=False)
+    after_step = []  # the image after each step, as the callback sees it
+    start = time.perf_counter()
+    r = gatys_transfer(content, style, enc, steps=8, size=SIZE, style_weight=10, progress=False,
+                       callback=lambda step, img, loss: after_step.append(img.clone()))  # fmt: skip
+    wall = time.perf_counter() - start
     assert isinstance(r, Result)
     assert r.image.shape == content.shape and r.image.dtype == torch.float32
     assert torch.isfinite(r.image).all() and r.image.min() >= 0 and r.image.max() <= 1
-    assert [d["step"] for d in r.losses] == list(range(1, 9))
-    assert r.losses[-1]["total"] < 0.5 * r.losses[0]["total"]
+    assert torch.equal(r.image, after_step[-1])  # the returned image is the last step's
     assert r.settings["shift_average"] is (enc_name == "mnv2")  # auto: on for MobileNetV2 only
-    assert r.seconds > 0
+    assert 0 < r.seconds <= wall  # seconds, measured inside the call
+
+    # The recorded curve is the objective, recomputed from scratch: step k's entry is the
+    # loss at the image step k started from (the content squeezed into the sigmoid's range,
+    # then the image after step k - 1), and its total is the sum of its weighted terms.
+    assert [d["step"] for d in r.losses] == list(range(1, 9))
+    obj = GatysObjective(enc, content, style, style_weight=10, shift_average=enc_name == "mnv2")
+    first = content.clamp(INIT_MARGIN, 1 - INIT_MARGIN)
+    with torch.no_grad():
+        recomputed = [obj(img) for img in [first, *after_step]]
+    for d, (total, parts) in zip(r.losses, recomputed):
+        # same float32 computation in the same order, with and without autograd: 1e-5
+        assert d["total"] == pytest.approx(total.item(), rel=1e-5), d["step"]
+        for term in ("content", "style", "tv"):
+            assert d[term] == pytest.approx(parts[term].item(), rel=1e-5, abs=1e-7), term
+        assert d["total"] == pytest.approx(d["content"] + d["style"] + d["tv"], rel=1e-6)
+    # ...and the image returned is better than the start: at least halved, recomputed too
+    assert recomputed[-1][0].item() < 0.5 * recomputed[0][0].item()
 
 
 def test_same_seed_same_image_other_seed_other_image(vgg, images):

@@ -2,14 +2,17 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import feature_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stylelab import losses
 from stylelab.core.errors import StylelabError
+from stylelab.kernels.stats_reference import gram_reference, mean_std_reference
 
 # float64 everywhere in the comparisons: the loops and the vectorised code then agree to
 # round-off (~1e-15 relative); 1e-10 leaves room for the sums over a few hundred terms.
@@ -25,31 +28,35 @@ def _feats(seed, n, shapes, scale=1.0):
     }
 
 
-# --------------------------------------------------------------------------- reference loops
+# --------------------------------------------------------------------------- strategies
 
 
-def gram_loop(f):
-    """G[n, c, d] = 1/HW Σ_p F[n, c, p] F[n, d, p], by explicit loops."""
-    n, c, h, w = f.shape
-    g = torch.zeros(n, c, c, dtype=f.dtype)
-    for b in range(n):
-        for i in range(c):
-            for j in range(c):
-                g[b, i, j] = sum(f[b, i, y, x] * f[b, j, y, x] for y in range(h) for x in range(w))
-    return g / (h * w)
+def feature_maps(shape):
+    """A float64 tensor of `shape` whose values hypothesis draws (conftest.feature_values):
+    a failure shrinks to the values that cause it, not to a seed."""
+    return feature_values(shape).map(torch.from_numpy)
 
 
-def mean_std_loop(f, eps=1e-5):
-    n, c, h, w = f.shape
-    mu = torch.zeros(n, c, 1, 1, dtype=f.dtype)
-    sd = torch.zeros(n, c, 1, 1, dtype=f.dtype)
-    for b in range(n):
-        for i in range(c):
-            vals = [f[b, i, y, x] for y in range(h) for x in range(w)]
-            m = sum(vals) / len(vals)
-            var = sum((v - m) ** 2 for v in vals) / (len(vals) - 1)  # unbiased
-            mu[b, i], sd[b, i] = m, math.sqrt(var + eps)
-    return mu, sd
+def feature_dicts(n, shapes):
+    """{tap: (n, C, H, W)}, one drawn map per (C, H, W) in shapes: what an encoder returns."""
+    return st.fixed_dictionaries({f"t{i}": feature_maps((n, *s)) for i, s in enumerate(shapes)})
+
+
+@st.composite
+def features_and_style(draw):
+    """(x, s): features of a batch of 1-2 images and of one style image, 1-3 taps."""
+    shapes = draw(
+        st.lists(
+            st.tuples(st.integers(1, 4), st.integers(2, 4), st.integers(2, 4)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    n = draw(st.integers(1, 2))
+    return draw(feature_dicts(n, shapes)), draw(feature_dicts(1, shapes))
+
+
+# --------------------------------------------------------------------------- the spec
 
 
 def mse_loop(a, b):
@@ -57,44 +64,53 @@ def mse_loop(a, b):
     return sum((x - y) ** 2 for x, y in zip(a, b)) / len(a)
 
 
-shapes = st.lists(
-    st.tuples(st.integers(1, 4), st.integers(2, 4), st.integers(2, 4)), min_size=1, max_size=3
-)
-
-
 # --------------------------------------------------------------------------- against the loops
+# The Gram and mean/std loops are the package's reference loops (stylelab.kernels), the
+# chapters' spec; they return float64 numpy arrays, so a batch-1 target broadcasts with numpy.
 
 
 @settings(max_examples=15, deadline=None)
-@given(shapes=shapes, n=st.integers(1, 2), seed=st.integers(0, 10_000))
-def test_gram_style_loss_matches_loop(shapes, n, seed):
-    x, s = _feats(seed, n, shapes), _feats(seed + 1, 1, shapes)
+@given(features_and_style())
+def test_gram_style_loss_matches_reference(pair):
+    x, s = pair
     weights = {t: 0.5 + i for i, t in enumerate(x)}
     targets = losses.style_targets(s, list(s), "gram")
     got = losses.gram_style_loss(x, targets, weights)
-    want = sum(weights[t] * mse_loop(gram_loop(x[t]), gram_loop(s[t]).expand(n, -1, -1)) for t in x)
+    want = 0.0
+    for t in x:
+        g = gram_reference(x[t])
+        want += weights[t] * mse_loop(g, np.broadcast_to(gram_reference(s[t]), g.shape))
     torch.testing.assert_close(got, torch.as_tensor(want, dtype=got.dtype), **TOL)
 
 
 @settings(max_examples=15, deadline=None)
-@given(shapes=shapes, n=st.integers(1, 2), seed=st.integers(0, 10_000))
-def test_mean_std_style_loss_matches_loop(shapes, n, seed):
-    x, s = _feats(seed, n, shapes), _feats(seed + 1, 1, shapes)
+@given(features_and_style())
+def test_mean_std_style_loss_matches_reference(pair):
+    x, s = pair
     weights = {t: 2.0 - 0.5 * i for i, t in enumerate(x)}
     targets = losses.style_targets(s, list(s), "mean_std")
     got = losses.mean_std_style_loss(x, targets, weights)
     want = 0.0
     for t in x:
-        mu, sd = mean_std_loop(x[t])
-        mu_s, sd_s = mean_std_loop(s[t])
-        want += weights[t] * (mse_loop(mu, mu_s.expand_as(mu)) + mse_loop(sd, sd_s.expand_as(sd)))
+        mu, sd = mean_std_reference(x[t])
+        mu_s, sd_s = mean_std_reference(s[t])
+        mu_s, sd_s = np.broadcast_to(mu_s, mu.shape), np.broadcast_to(sd_s, sd.shape)
+        want += weights[t] * (mse_loop(mu, mu_s) + mse_loop(sd, sd_s))
     torch.testing.assert_close(got, torch.as_tensor(want, dtype=got.dtype), **TOL)
 
 
+@st.composite
+def map_pairs(draw):
+    """Two (2, C, H, W) float64 maps of the same drawn shape."""
+    shape = (2, draw(st.integers(1, 3)), draw(st.integers(2, 6)), draw(st.integers(2, 6)))
+    return draw(feature_maps(shape)), draw(feature_maps(shape))
+
+
 @settings(max_examples=15, deadline=None)
-@given(c=st.integers(1, 3), h=st.integers(2, 6), w=st.integers(2, 6), seed=st.integers(0, 99))
-def test_content_loss_and_tv_match_loops(c, h, w, seed):
-    x, y = _feats(seed, 2, [(c, h, w)])["t0"], _feats(seed + 7, 2, [(c, h, w)])["t0"]
+@given(map_pairs())
+def test_content_loss_and_tv_match_loops(pair):
+    x, y = pair
+    _, c, h, w = x.shape
     got = losses.content_loss({"a": x}, {"a": y}, "a")
     torch.testing.assert_close(got, torch.as_tensor(mse_loop(x, y), dtype=x.dtype), **TOL)
     dy = sum(abs(x[n, k, i + 1, j] - x[n, k, i, j]) for n in range(2) for k in range(c)

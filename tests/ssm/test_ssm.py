@@ -2,84 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ssm_inputs import (
+    OPTIONS,
+    beyond_softplus_threshold_case,
+    cases,
+    make_inputs,
+    with_dtype,
+)
 
 from stylelab.core.errors import StylelabError
+from stylelab.kernels.ssm_reference import SOFTPLUS_THRESHOLD
 from stylelab.ssm import selective_scan, selective_scan_chunked, selective_scan_loop
 
 # Set in the child process that runs the CUDA-simulator tests of this module (see the end).
 IN_CUDASIM_CHILD = os.environ.get("STYLELAB_SSM_CUDASIM_CHILD") == "1"
 not_in_child = pytest.mark.skipif(IN_CUDASIM_CHILD, reason="runs in the parent process")
 only_in_child = pytest.mark.skipif(not IN_CUDASIM_CHILD, reason="runs under the CUDA simulator")
-
-OPTIONS = ("D", "z", "delta_bias", "delta_softplus", "return_last_state")
-
-
-def make_inputs(
-    seed, batch, channels, state, length, groups_B, groups_C, options, dtype=torch.float64
-):
-    """Random S6 inputs. groups_*: None for (batch, N, L), else G for (batch, G, N, L).
-
-    Without softplus the raw delta is the step size itself, so it is drawn positive.
-    """
-    g = torch.Generator().manual_seed(seed)
-
-    def rand(*shape):
-        return torch.rand(*shape, generator=g, dtype=torch.float64)
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-    softplus = "delta_softplus" in options
-    x = {
-        "u": randn(batch, channels, length),
-        "delta": randn(batch, channels, length)
-        if softplus
-        else 0.01 + rand(batch, channels, length),
-        "A": -(0.1 + 3 * rand(channels, state)),
-    }
-    for name, groups in (("B", groups_B), ("C", groups_C)):
-        shape = (batch, state, length) if groups is None else (batch, groups, state, length)
-        x[name] = randn(*shape)
-    kwargs = {
-        "D": randn(channels) if "D" in options else None,
-        "z": randn(batch, channels, length) if "z" in options else None,
-        "delta_bias": (randn(channels) if softplus else 0.5 * rand(channels))
-        if "delta_bias" in options
-        else None,
-    }
-    x = {k: v.to(dtype) for k, v in x.items()}
-    kwargs = {k: None if v is None else v.to(dtype) for k, v in kwargs.items()}
-    kwargs["delta_softplus"] = softplus
-    kwargs["return_last_state"] = "return_last_state" in options
-    return x, kwargs
-
-
-@st.composite
-def cases(draw, max_length=40):
-    """(make_inputs arguments) for B <= 2, D <= 6, N <= 5, L <= max_length, any options."""
-    channels = draw(st.integers(1, 6))
-    divisors = [g for g in range(1, channels + 1) if channels % g == 0]
-    groups = st.one_of(st.none(), st.sampled_from(divisors))
-    return (
-        draw(st.integers(0, 2**31 - 1)),
-        draw(st.integers(1, 2)),
-        channels,
-        draw(st.integers(1, 5)),
-        draw(st.integers(1, max_length)),
-        draw(groups),
-        draw(groups),
-        draw(st.sets(st.sampled_from(OPTIONS))),
-    )
 
 
 def as_tuple(out):
@@ -111,7 +61,7 @@ def assert_float32_close(got, ref, msg=""):
 @settings(max_examples=40, deadline=None)
 @given(case=cases(), chunk=st.sampled_from([1, 3, 8, 64]))
 def test_torch_backends_match_reference(case, chunk):
-    x, kw = make_inputs(*case)
+    x, kw = case
     ref = as_tuple(selective_scan(**x, **kw, backend="reference"))
     for name, got in (
         ("torch_loop", selective_scan(**x, **kw, backend="torch_loop")),
@@ -130,7 +80,7 @@ def test_torch_backends_match_reference(case, chunk):
 @settings(max_examples=40, deadline=None)
 @given(case=cases())
 def test_numba_matches_reference(case):
-    x, kw = make_inputs(*case)
+    x, kw = case
     ref = as_tuple(selective_scan(**x, **kw, backend="reference"))
     got = as_tuple(selective_scan(**x, **kw, backend="numba"))
     assert len(got) == len(ref)
@@ -141,7 +91,7 @@ def test_numba_matches_reference(case):
 @settings(max_examples=10, deadline=None)
 @given(case=cases())
 def test_float32_inputs_give_float32_outputs(case):
-    x, kw = make_inputs(*case, dtype=torch.float32)
+    x, kw = with_dtype(case, torch.float32)
     ref = as_tuple(selective_scan(**x, **kw, backend="reference"))
     for backend in ("torch_loop", "torch", "numba", "auto"):
         got = as_tuple(selective_scan(**x, **kw, backend=backend))
@@ -230,6 +180,79 @@ def test_long_sequence_numba_against_torch():
     assert_float32_close(selective_scan(**x, **kw, backend="numba"), ref, "numba")
 
 
+# --- step sizes above the softplus threshold --------------------------------------------------
+# Above SOFTPLUS_THRESHOLD = 20 every tier takes softplus(x) = x (the kernels branch on it).
+# One fixed example puts the raw step size delta + delta_bias on both sides of it in every
+# channel; every backend's outputs and gradients are compared with the reference's, the
+# gradients with central differences of the float64 reference.
+
+SOFTPLUS_INPUTS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+
+
+@functools.cache
+def _beyond_softplus_threshold_reference():
+    """The case, the reference's (y, last_state), fixed cotangents for both, and the gradient
+    of Σ cotangent · output for every input by central differences of the reference."""
+    from stylelab.kernels.ssm_reference import selective_scan_reference
+
+    x, kw = beyond_softplus_threshold_case()
+    arrays_ = {name: {**x, **kw}[name].numpy().copy() for name in SOFTPLUS_INPUTS}
+
+    def outputs():
+        return selective_scan_reference(*arrays_.values(), True, True)
+
+    y, last_state = outputs()
+    g = torch.Generator().manual_seed(7)
+    cotangents = [torch.randn(o.shape, generator=g, dtype=torch.float64) for o in (y, last_state)]
+
+    def loss():
+        return sum(float((o * w.numpy()).sum()) for o, w in zip(outputs(), cotangents))
+
+    grads = {}
+    for name, a in arrays_.items():
+        grad = np.empty_like(a)
+        for i in np.ndindex(a.shape):
+            keep = a[i]
+            a[i] = up = keep + 1e-6 * max(1.0, abs(keep))
+            loss_up = loss()
+            a[i] = down = keep - 1e-6 * max(1.0, abs(keep))
+            grad[i] = (loss_up - loss()) / (up - down)
+            a[i] = keep
+        grads[name] = torch.from_numpy(grad)
+    ref = (torch.from_numpy(y), torch.from_numpy(last_state))
+    return x, kw, ref, cotangents, grads
+
+
+def assert_beyond_softplus_threshold_matches_reference(backend):
+    x, kw, ref, cotangents, ref_grads = _beyond_softplus_threshold_reference()
+    raw = x["delta"] + kw["delta_bias"][:, None]
+    assert ((raw > SOFTPLUS_THRESHOLD).any(-1) & (raw < SOFTPLUS_THRESHOLD).any(-1)).all()
+    leaves = {k: v.clone().requires_grad_() for k, v in {**x, **kw}.items() if k in ref_grads}
+    flags = {k: v for k, v in kw.items() if k not in leaves}
+    got = selective_scan(**leaves, **flags, backend=backend)
+    sum((o * w).sum() for o, w in zip(got, cotangents)).backward()
+    float64 = backend in ("torch_loop", "torch")
+    if float64:  # only the order of the sums differs
+        for g, r in zip(got, ref):
+            torch.testing.assert_close(g, r, rtol=0, atol=1e-11 * scale_of(ref), msg=backend)
+    else:
+        assert_float32_close([o.detach() for o in got], ref, backend)
+    for name, want in ref_grads.items():
+        got_grad = leaves[name].grad
+        # central differences (step 1e-6) of the reference agree with float64 autograd to
+        # 2e-9 of the largest gradient: 1e-7 leaves 50x; float32 kernels as in
+        # assert_kernel_gradients_match_torch (measured 2e-7)
+        scale = float(want.abs().max())
+        atol = (1e-7 if float64 else 2e-5) * scale
+        torch.testing.assert_close(got_grad, want, rtol=0, atol=atol, msg=f"{backend} d{name}")
+
+
+@not_in_child
+@pytest.mark.parametrize("backend", ["torch_loop", "torch", "numba"])
+def test_step_sizes_beyond_the_softplus_threshold(backend):
+    assert_beyond_softplus_threshold_matches_reference(backend)
+
+
 # --- gradients --------------------------------------------------------------------------------
 
 GRAD_OPTIONS = {"D", "z", "delta_bias", "delta_softplus", "return_last_state"}
@@ -263,9 +286,9 @@ def test_numba_gradients_match_torch_autograd(case):
 
 def assert_kernel_gradients_match_torch(case, backend):
     """Gradients of every input, through both outputs, against float64 torch autograd."""
-    x, kw = make_inputs(*case)
+    x, kw = case
     grads = {}
-    gen = torch.Generator().manual_seed(case[0])
+    gen = torch.Generator().manual_seed(0)  # cotangents: fixed, the inputs are what is drawn
     cotangents = None
     for name in ("torch_loop", backend):
         leaves = {k: v.clone().requires_grad_() for k, v in x.items()}
@@ -377,7 +400,12 @@ def test_gpu_backends_match_reference(backend):
 # The simulator must be switched on before numba.cuda is first imported, so the tests below
 # run in a child pytest process of this same module, started with NUMBA_ENABLE_CUDASIM=1.
 
-CHILD_TESTS = ("test_cuda_matches_reference", "test_cuda_extremes", "test_cuda_gradients")
+CHILD_TESTS = (
+    "test_cuda_matches_reference",
+    "test_cuda_extremes",
+    "test_cuda_beyond_the_softplus_threshold",
+    "test_cuda_gradients",
+)
 
 
 @only_in_child
@@ -387,7 +415,7 @@ def test_cuda_matches_reference(case):
     import numba
 
     assert numba.config.ENABLE_CUDASIM
-    x, kw = make_inputs(*case)
+    x, kw = case
     ref = as_tuple(selective_scan(**x, **kw, backend="reference"))
     got = as_tuple(selective_scan(**x, **kw, backend="cuda"))
     assert len(got) == len(ref)
@@ -404,6 +432,11 @@ def test_cuda_extremes():
         x = _extreme_inputs(dt)
         ref = selective_scan(**x, return_last_state=True, backend="reference")
         assert_float32_close(selective_scan(**x, return_last_state=True, backend="cuda"), ref)
+
+
+@only_in_child
+def test_cuda_beyond_the_softplus_threshold():
+    assert_beyond_softplus_threshold_matches_reference("cuda")
 
 
 @only_in_child

@@ -134,7 +134,7 @@ def book_pages_with_sliders(html_dir: Path) -> list[str]:
 
 
 def test_book_sliders_move_offline(browser):
-    from stylelab.book import toc_files
+    from stylelab.book.sources import toc_files
 
     html_dir = Path(os.environ.get("STYLELAB_BOOK_HTML", ROOT / "_build" / "html"))
     if not (html_dir / "index.html").is_file():

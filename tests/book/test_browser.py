@@ -32,8 +32,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-# Known, harmless page errors: Jupyter Book's sphinx-thebe declares this constant twice.
-KNOWN_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 REQUIRE_BOOK = os.environ.get("STYLELAB_REQUIRE_BOOK") == "1"
 
 
@@ -115,8 +113,7 @@ def check_page(browser, base: str, page_name: str) -> None:
         assert page.locator("mjx-merror").count() == 0, "MathJax could not typeset some math"
     page.close()
     assert external == [], f"{page_name} requested outside the machine: {external}"
-    unexpected = [e for e in errors if not any(k in e for k in KNOWN_PAGE_ERRORS)]
-    assert unexpected == [], f"{page_name} raised JavaScript errors: {unexpected}"
+    assert errors == [], f"{page_name} raised JavaScript errors: {errors}"
 
 
 def test_demo_slider_moves_offline(browser, demo_book):

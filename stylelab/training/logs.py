@@ -15,9 +15,7 @@ from pathlib import Path
 
 from stylelab.core.errors import StylelabError
 from stylelab.training.runs import init_chain
-
-LOG = "log.jsonl"
-CONFIG = "config.json"
+from stylelab.training.trainer import CONFIG, LOG
 
 
 @dataclass

@@ -44,11 +44,11 @@ from stylelab.bench.adain_paths import (
     _tensor,
     build_faithful,
     has_fast_bf16,
-    load_shipped,
     make_images,
     make_paths,
     make_peer,
     peer_available,
+    shipped_model,
 )
 from stylelab.bench.adain_report import figure, summary
 from stylelab.bench.memory import MEMORY_METHOD, measure_memory
@@ -348,7 +348,7 @@ def measure(
     threads_used = {"torch": threads, "onnxruntime_intra_op": threads}
     results = record_header("adain", quick, command, _machine(), _versions(), threads_used, GOALS)
     models = {"faithful": build_faithful(weights, seed).to(memory_format=torch.channels_last)}
-    shipped, shipped_info = load_shipped(seed=seed)
+    shipped, shipped_info = shipped_model(seed=seed)
     models["shipped"] = shipped.to(memory_format=torch.channels_last)
     if peer_available():
         models["peer"] = make_peer(threads)

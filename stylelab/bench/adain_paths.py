@@ -53,7 +53,7 @@ def build_faithful(weights: str = "random", seed: int = 0):
     return build_adain(load_encoder("vgg19", weights=weights, seed=seed), width=1.0).eval()
 
 
-def load_shipped(root: Path | None = None, seed: int = 0):
+def shipped_model(root: Path | None = None, seed: int = 0):
     """The zoo's AdaIN model; while it is not published yet, the same architecture from the
     training run's config, with its latest checkpoint if readable, else random decoder weights
     (timing does not depend on weights). Returns (model, {"source": ..., "config": ...})."""

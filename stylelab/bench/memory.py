@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stylelab.bench.adain_paths import build_faithful, load_shipped, make_paths, make_peer
+from stylelab.bench.adain_paths import build_faithful, make_paths, make_peer, shipped_model
 from stylelab.core.errors import StylelabError
 
 MEMORY_PATHS = ("stylelab", "shipped", "fast", "peer")
@@ -58,7 +58,7 @@ def _probe(argv: list[str]) -> dict:
                 memory_format=torch.channels_last
             )
         else:
-            models["shipped"] = load_shipped(seed=int(seed))[0].to(
+            models["shipped"] = shipped_model(seed=int(seed))[0].to(
                 memory_format=torch.channels_last
             )
         ctx = torch.inference_mode()

@@ -40,13 +40,20 @@ hm="$work/jupyter-widgets-html-manager-$HTML_MANAGER/package"
 rq="$work/requirejs-$REQUIREJS/package"
 mj="$work/mathjax-$MATHJAX/package"
 
-rm -rf "$vendor/mathjax" "$vendor/licenses" "$vendor/embed-amd.js" "$vendor/require.js"
+rm -rf "$vendor/mathjax" "$vendor/licenses" "$vendor/widget-assets" "$vendor/embed-amd.js" "$vendor/require.js"
 mkdir -p "$vendor/licenses"
 
 # Widget manager with the built-in controls bundled (no module is fetched at run time).
 cp "$hm/dist/embed-amd.js" "$vendor/embed-amd.js"
 cp "$hm/dist/embed.js.LICENSE.txt" "$vendor/licenses/html-manager-bundled-THIRD-PARTY.txt"
 cp "$rq/require.js" "$vendor/require.js"
+# Its Font Awesome fonts, which its CSS asks for next to the module (see book/_ext: the
+# module's path is mapped to widget-assets/). woff2 only: every browser that runs the
+# widgets reads it, and the .eot/.ttf/.svg fallbacks would triple the size.
+mkdir -p "$vendor/widget-assets"
+for font in $(grep -o '[0-9a-f]\{20\}\.woff2' "$hm/dist/embed-amd.js" | sort -u); do
+  cp "$hm/dist/$font" "$vendor/widget-assets/"
+done
 
 # MathJax as components (loader + TeX input + CommonHTML output + its woff fonts): the
 # all-in-one tex-chtml.js also carries the menu and is 0.4 MB larger.
@@ -64,6 +71,6 @@ cp "$mj/LICENSE" "$vendor/licenses/mathjax-LICENSE.txt"
 
 # Checksums of everything vendored, so a test notices a hand edit or a partial copy.
 cd "$vendor"
-find embed-amd.js require.js mathjax licenses -type f | LC_ALL=C sort | xargs sha256sum >SHA256SUMS
+find embed-amd.js require.js widget-assets mathjax licenses -type f | LC_ALL=C sort | xargs sha256sum >SHA256SUMS
 total=$(cat $(cut -d' ' -f3 SHA256SUMS) | wc -c)
 echo "vendored into $vendor: $(wc -l <SHA256SUMS) files, $total bytes"

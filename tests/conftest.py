@@ -27,7 +27,7 @@ DEMO_NOTEBOOK = FIXTURES / "slider_demo.ipynb"
 
 
 def make_book(dest: Path, notebooks: dict[str, Path | object]) -> Path:
-    """A copy of book/'s config, intro and vendored JS, with `notebooks` as its chapters.
+    """A copy of book/'s config, intro, theme and vendored JS, with `notebooks` as its chapters.
 
     notebooks: chapter name -> a path to copy, or an nbformat notebook to write.
     """
@@ -37,7 +37,8 @@ def make_book(dest: Path, notebooks: dict[str, Path | object]) -> Path:
     book.mkdir(parents=True)
     for name in ("_config.yml", "intro.md"):
         shutil.copy2(BOOK / name, book / name)
-    shutil.copytree(BOOK / "_vendor", book / "_vendor")
+    for folder in ("_vendor", "_theme", "_ext"):
+        shutil.copytree(BOOK / folder, book / folder)
     for name, nb in notebooks.items():
         if isinstance(nb, Path):
             shutil.copy2(nb, book / f"{name}.ipynb")

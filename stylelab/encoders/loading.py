@@ -28,8 +28,11 @@ def _notice(message: str) -> None:
         print(f"stylelab: {message}", file=sys.stderr)
 
 
-def _resolve(name: str, weights: str, download: bool = False) -> tuple[str, str]:
+def _resolve(
+    name: str, weights: str, download: bool = False, notice: bool = True
+) -> tuple[str, str]:
     """(name, weights) with every "auto" replaced by a concrete choice."""
+    say = _notice if notice else (lambda message: None)
     if name not in (*ENCODERS, "auto"):
         raise StylelabError(f"unknown encoder {name!r}; valid: auto, {', '.join(ENCODERS)}")
     if not isinstance(weights, str):
@@ -54,15 +57,15 @@ def _resolve(name: str, weights: str, download: bool = False) -> tuple[str, str]
     if local is not None or download:  # download=True: fetch it rather than fall back
         if name == "auto":
             where = local or f"download to {hub_checkpoint_dir()}"
-            _notice(f"encoder auto -> vgg19 with ImageNet weights ({where})")
+            say(f"encoder auto -> vgg19 with ImageNet weights ({where})")
         return "vgg19", "imagenet"
     if name == "vgg19":
-        _notice(f"vgg19 weights auto -> random (seeded): no {VGG19_FILE} in {hub_checkpoint_dir()}")
+        say(f"vgg19 weights auto -> random (seeded): no {VGG19_FILE} in {hub_checkpoint_dir()}")
         return "vgg19", "random"
     if OFFLINE_DEFAULT not in OFFLINE_CHOICES:
         raise StylelabError(f"OFFLINE_DEFAULT must be one of {', '.join(OFFLINE_CHOICES)}")
     chosen = OFFLINE_CHOICES[OFFLINE_DEFAULT]
-    _notice(
+    say(
         f"encoder auto -> {chosen[0]} ({chosen[1]} weights, the offline default): no ImageNet "
         f"{VGG19_FILE} in {hub_checkpoint_dir()} (see `stylelab encoders`)"
     )
@@ -70,7 +73,12 @@ def _resolve(name: str, weights: str, download: bool = False) -> tuple[str, str]
 
 
 def load_encoder(
-    name: str = "auto", weights="auto", device="cpu", seed: int = 0, download: bool = False
+    name: str = "auto",
+    weights="auto",
+    device="cpu",
+    seed: int = 0,
+    download: bool = False,
+    notice: bool = True,
 ) -> Encoder:
     """A frozen encoder on `device`.
 
@@ -79,7 +87,9 @@ def load_encoder(
              mobilenetv2: "magenta" | "auto"
     seed     only for random weights: same seed, identical network
     download fetch torchvision's ImageNet checkpoint when missing (weights "imagenet"/"auto")
+    notice   say on stderr what "auto" chose and why; False where the choice is shown anyway
+             (the book's chapters print `enc.description` and put it in every caption)
     """
-    name, weights = _resolve(name, weights, download)
+    name, weights = _resolve(name, weights, download, notice)
     enc = _mobilenetv2() if name == "mobilenetv2" else _vgg19(weights, seed, download)
     return enc.to(resolve_device(device))

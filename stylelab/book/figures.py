@@ -24,6 +24,9 @@ from stylelab.core.errors import StylelabError
 
 # Wrap long captions at this many characters so they stay inside the figure.
 CAPTION_WRAP = 110
+# Widest figure, in inches at matplotlib's 100 dpi: 940 px, shown at its natural size in the
+# book's 960 px column (book/_theme/stylelab.css), so its titles keep their point size.
+MAX_WIDTH_IN = 9.4
 
 
 def _figure_to_pil(fig) -> Image.Image:
@@ -99,7 +102,9 @@ def show_images(
     """Images side by side (wrapping after `ncols`), a title over each, `caption` under all.
 
     Returns the matplotlib Figure (a notebook shows it; `fig.savefig` keeps the caption).
-    `size` is the height of one panel in inches.
+    `size` is the height of one panel in inches, reduced where the row would be wider than
+    MAX_WIDTH_IN (a wider figure is shrunk on the page, titles included): for larger panels,
+    pass fewer `ncols`.
     """
     import textwrap
 
@@ -116,6 +121,7 @@ def show_images(
     ncols = min(len(arrays), ncols or len(arrays))
     nrows = -(-len(arrays) // ncols)
     aspect = max(a.shape[1] / a.shape[0] for a in arrays)
+    size = min(size, MAX_WIDTH_IN / (aspect * ncols))
     # Constrained layout keeps titles and the caption inside the figure, whatever saves it.
     fig, axes = plt.subplots(
         nrows,

@@ -11,13 +11,16 @@ same link works too.
 
 Frames are capped at `max_side` pixels (PNG inside the page's HTML costs about
 3 bytes a pixel for photos), so a 10-frame slider of 384 px frames adds a few MB
-at most.
+at most. Smaller frames are *shown* at least `min_display` pixels wide or high (the
+browser scales them; the page stays light), nearest-neighbour with `pixelated=True`
+for pictures whose pixels are the point (a scan order on a 12x12 grid).
 """
 
 from __future__ import annotations
 
 import html
 import io
+import math
 from collections.abc import Sequence
 
 from PIL import Image
@@ -27,6 +30,8 @@ from stylelab.core.errors import StylelabError
 
 # Longest side of a frame in the page, in pixels: small pages, still legible.
 DEFAULT_MAX_SIDE = 384
+# Longest side a frame is shown at, at least: smaller frames are scaled up on screen.
+MIN_DISPLAY_SIDE = 384
 # Refuse sliders that would make a page heavy; a chapter should subsample instead.
 MAX_FRAMES = 64
 
@@ -42,6 +47,13 @@ def encode_png(image, max_side: int | None = DEFAULT_MAX_SIDE, what: str = "fram
     return buf.getvalue()
 
 
+def display_scale(longest: int, min_display: int, pixelated: bool) -> float:
+    """Factor a frame is shown at: 1, or up to `min_display` (a whole factor if pixelated)."""
+    if longest >= min_display:
+        return 1.0
+    return float(math.ceil(min_display / longest)) if pixelated else min_display / longest
+
+
 def frame_slider(
     frames: Sequence,
     labels: Sequence[str] | None = None,
@@ -49,6 +61,8 @@ def frame_slider(
     caption: str = "",
     value: int = 0,
     max_side: int | None = DEFAULT_MAX_SIDE,
+    min_display: int = MIN_DISPLAY_SIDE,
+    pixelated: bool = False,
 ):
     """A slider over precomputed `frames`; returns an `ipywidgets.VBox` to display.
 
@@ -58,7 +72,9 @@ def frame_slider(
         (e.g. "alpha = 0.25"); without labels the slider shows the frame index.
     description: short name to the left of the slider.
     caption: text under the frames (say which encoder/weights, and quick mode).
-    value: index of the frame shown first.
+    value: index of the frame shown first: open on the frame that tells the story.
+    min_display: frames whose longest side is smaller are shown scaled up to it.
+    pixelated: scale up by a whole factor, nearest-neighbour (crisp pixels).
     """
     import ipywidgets as w
 
@@ -85,8 +101,14 @@ def frame_slider(
     for i, frame in enumerate(frames):
         png = encode_png(frame, max_side, what=f"frame {i}")
         width, height = Image.open(io.BytesIO(png)).size
+        scale = display_scale(max(width, height), min_display, pixelated)
         # Fixed pixel size: the Stack must not stretch small frames to the page width.
-        images.append(w.Image(value=png, format="png", width=width, height=height))
+        image = w.Image(
+            value=png, format="png", width=round(width * scale), height=round(height * scale)
+        )
+        if pixelated:
+            image.add_class("stylelab-pixelated")  # image-rendering: pixelated (stylelab.css)
+        images.append(image)
     stack = w.Stack(images, selected_index=value)
 
     slider = w.IntSlider(

@@ -183,7 +183,7 @@ def test_unclean_chapter_is_refused(tmp_path):
         runner.run_pipeline(src, tmp_path, quick=True)
 
 
-def test_scan_finds_error_outputs_in_built_pages(tmp_path):
+def test_scan_finds_error_and_stderr_outputs_in_built_pages(tmp_path):
     nb = chapter("1 / 0", "import warnings; warnings.warn('only a warning')")
     nb.cells[2].outputs = [
         nbformat.v4.new_output(
@@ -200,10 +200,29 @@ def test_scan_finds_error_outputs_in_built_pages(tmp_path):
     ]
     src = make_book(tmp_path, {"errors": nb})
     problems = html_check.scan_html(runner.build_html(src, tmp_path))
-    assert len(problems) == 1, problems
+    assert len(problems) == 2, problems
     assert (
         problems[0].startswith("errors.html: error output") and "ZeroDivisionError" in problems[0]
     )
+    # A reader has no use for a warning's file and line: stderr is noise, not content.
+    assert problems[1].startswith("errors.html: stderr output") and "only a warning" in problems[1]
+
+
+def test_scan_flags_progress_bar_widgets(tmp_path):
+    state = {
+        "a": {"model_name": "FloatProgressModel", "state": {}},
+        "b": {"model_name": "IntSliderModel", "state": {}},
+    }
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><script type="application/vnd.jupyter.widget-state+json">'
+        + json.dumps({"state": state})
+        + '</script></head><body><script type="application/vnd.jupyter.widget-view+json">'
+        + '{"model_id": "b"}</script></body></html>'
+    )
+    assert html_check.page_problems(page) == [
+        "1 progress bar widget(s): pass progress=False in chapters"
+    ]
 
 
 def test_scan_flags_external_and_doubled_assets(tmp_path):
@@ -355,3 +374,15 @@ def test_show_images_titles_and_caption():
     assert fig not in map(plt.figure, plt.get_fignums())  # closed: shown once, as the value
     with pytest.raises(StylelabError, match="2 images but 1 titles"):
         show_images(images, ["one"])
+
+
+def test_show_images_fits_the_book_column():
+    """A row too wide for the column gets smaller panels, not a figure the page shrinks."""
+    from stylelab.book.figures import MAX_WIDTH_IN
+
+    wide = [np.zeros((20, 30, 3), np.uint8)] * 7  # aspect 1.5, 7 in a row at 3 in high: 31.5 in
+    width, height = show_images(wide, size=3.0).get_size_inches()
+    assert width == pytest.approx(MAX_WIDTH_IN)
+    assert height == pytest.approx(MAX_WIDTH_IN / (7 * 1.5) + 0.6)
+    narrow = show_images(wide[:2], size=2.0).get_size_inches()  # 6 in: left alone
+    assert tuple(narrow) == pytest.approx((6.0, 2.6))

@@ -1,4 +1,7 @@
-"""The built pages in headless Chromium, offline: sliders move, math renders, nothing external.
+"""The built pages in headless Chromium, offline: sliders move, math renders, nothing external,
+and every chapter reads cleanly at 1280 px (stylelab.book.page_audit): no display equation
+wider than its box, no code block that scrolls sideways, no wide figure shrunk below 60%, no
+stderr or traceback block, no progress bar, no JavaScript or console error.
 
 Chromium is Debian's (`/usr/bin/chromium`, `make test` installs it with apt-get),
 driven by Playwright's Python package with `executable_path`, so no browser is
@@ -8,30 +11,33 @@ not to it is aborted and recorded, and the test fails on any.
 Two books are checked:
 - the demo book (tests/fixtures/slider_demo.ipynb, built here): the machinery works;
 - the real book in `_build/html` (or $STYLELAB_BOOK_HTML), built by `make test`
-  before this runs: every chapter page that has a frame slider. Without a built
+  before this runs: every page in `book/_toc.yml` is audited, and every page with a frame
+  slider has its slider moved. Without a built
   book this skips, unless STYLELAB_REQUIRE_BOOK=1 (set by `make test`): then it fails.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
+pytest.importorskip("bs4", reason="the book extra: pip install -e '.[book]'")
+from stylelab.book.page_audit import (
+    CHROMIUM_ARGS,
+    COUNTS,
+    audit_book,
+    audit_page,
+    open_offline,
+    serve,
+)
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("STYLELAB_CHROMIUM", "/usr/bin/chromium")
-# The flags that keep Chromium quiet on a machine with no network (see README).
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 REQUIRE_BOOK = os.environ.get("STYLELAB_REQUIRE_BOOK") == "1"
 
 
@@ -53,34 +59,9 @@ def browser():
         browser.close()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(directory: Path):
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
-
-
 def check_page(browser, base: str, page_name: str) -> None:
     """Open the page offline, check math and errors, then move its first slider."""
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    external, errors = [], []
-
-    def only_loopback(route):
-        url = route.request.url
-        if url.startswith((base, "data:", "blob:")):
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(base + page_name, wait_until="load")
+    page, external, errors = open_offline(browser, base + page_name, base)
     widget = page.locator(".stylelab-frame-slider").first
     widget.wait_for(timeout=30_000)
     track = widget.locator(".noUi-base")
@@ -130,12 +111,17 @@ def book_pages_with_sliders(html_dir: Path) -> list[str]:
     )
 
 
-def test_book_sliders_move_offline(browser):
-    from stylelab.book.sources import toc_files
-
+def built_book() -> Path:
     html_dir = Path(os.environ.get("STYLELAB_BOOK_HTML", ROOT / "_build" / "html"))
     if not (html_dir / "index.html").is_file():
         missing(f"the book is not built at {html_dir}: run `make test` or `stylelab book build`")
+    return html_dir
+
+
+def test_book_sliders_move_offline(browser):
+    from stylelab.book.sources import toc_files
+
+    html_dir = built_book()
     pages = book_pages_with_sliders(html_dir)
     if "style_as_statistics" in toc_files(ROOT / "book"):
         # Chapter 1 is the one promised to have sliders; it must not lose them unnoticed.
@@ -148,3 +134,51 @@ def test_book_sliders_move_offline(browser):
             check_page(browser, base, page_name)
     finally:
         server.shutdown()
+
+
+def test_every_page_reads_cleanly_at_1280px(browser):
+    """Every page in _toc.yml, present and future: see stylelab.book.page_audit."""
+    from stylelab.book.sources import toc_files
+
+    html_dir = built_book()
+    pages = [f"{name}.html" for name in toc_files(ROOT / "book")]
+    absent = [p for p in pages if not (html_dir / p).is_file()]
+    assert not absent, f"pages in _toc.yml missing from the built book: {absent}"
+    report = audit_book(browser, html_dir, pages)
+    problems = [
+        f"{page}: {kind}: {item}"
+        for page, found in report.items()
+        for kind in (*COUNTS, "page_errors", "external")
+        for item in found[kind]
+    ]
+    assert not problems, f"{len(problems)} problem(s) a reader would see:\n" + "\n".join(problems)
+
+
+def test_the_audit_finds_each_kind_of_problem(browser, tmp_path):
+    """Each detector of page_audit fires on a page built to have exactly one of each."""
+    from PIL import Image
+
+    Image.new("RGB", (1000, 50), "white").save(tmp_path / "wide.png")
+    (tmp_path / "page.html").write_text(
+        """<html><body><div style="width: 400px">
+        <mjx-container display="true" style="display: block; width: 400px; overflow: hidden">
+          <mjx-math style="display: inline-block; width: 700px">x</mjx-math></mjx-container>
+        <pre style="overflow-x: auto">"""
+        + "x = 1  # " + "a very long line " * 20
+        + """</pre>
+        <img src="wide.png" alt="a wide figure" style="width: 300px">
+        <div class="output stderr"><pre>a warning</pre></div>
+        <div class="widget-hprogress">100%</div>
+        </div><script>undefined_function()</script></body></html>"""
+    )  # fmt: skip
+    server, base = serve(tmp_path)
+    try:
+        page, external, errors = open_offline(browser, base + "page.html", base)
+        found = audit_page(page)
+        page.close()
+    finally:
+        server.shutdown()
+    assert {kind: len(found[kind]) for kind in COUNTS} == dict.fromkeys(COUNTS, 1)
+    assert "1000 px shown at 300 px (30%): a wide figure" in found["shrunk_images"][0]
+    assert len(errors) == 1 and "undefined_function" in errors[0]
+    assert external == []

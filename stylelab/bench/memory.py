@@ -29,19 +29,9 @@ MEMORY_METHOD = (
 )
 
 
-def _status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def _probe(argv: list[str]) -> dict:
     """Child process: build one path, reset the peak-RSS mark, run it once, report."""
-    import resource
+    from stylelab.core.memory import PeakMemory
 
     kind, size, threads, folder, weights, seed = argv
     if kind not in MEMORY_PATHS:
@@ -70,21 +60,12 @@ def _probe(argv: list[str]) -> dict:
             models["peer"]._session(name)  # load the ONNX sessions before the baseline
         ctx = contextlib.nullcontext()
     fn = make_paths(kind, size, files, threads, models)
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        reset = True
-    except OSError:
-        reset = False
-    before = _status_kb("VmRSS")
-    with ctx:
+    with PeakMemory() as peak, ctx:
         fn()
-    peak = _status_kb("VmHWM") if reset else None
-    if peak is None:  # not Linux, or no reset: peak since the process started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "peak_rss_mb": peak / 1024,
-        "over_baseline_mb": (peak - before) / 1024 if before is not None else None,
-        "peak_reset": reset,
+        "peak_rss_mb": peak.process_mib,
+        "over_baseline_mb": peak.mib,
+        "peak_reset": peak.exact,
     }
 
 

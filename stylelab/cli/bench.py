@@ -16,6 +16,10 @@ SUITES = {
         "selective scan and WKV: the three tiers over sequence length",
     ),
     "adain": ("stylelab.bench.adain", "AdaIN stylization at 512 and 1024 against the peer package"),
+    "methods": (
+        "stylelab.bench.methods",
+        "every image method end to end: time and peak memory over resolution",
+    ),
 }
 
 

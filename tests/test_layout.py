@@ -21,7 +21,9 @@ MAX_CELL_LINES = 40  # non-blank lines of one notebook code cell, hidden cells i
 
 # Dependencies point one way: core -> encoders/kernels/... -> mechanisms -> training/bench
 # -> cli/book. A mechanism never imports the tooling built on it.
-TOOLING = ("stylelab.training", "stylelab.bench", "stylelab.cli", "stylelab.book")
+TOOLING = (
+    "stylelab.training", "stylelab.bench", "stylelab.metrics", "stylelab.cli", "stylelab.book",
+)  # fmt: skip
 MECHANISMS = (
     "stylelab.core",
     "stylelab.kernels",

@@ -19,6 +19,7 @@ from stylelab.core.errors import StylelabError
 COMMANDS = {
     "stylize": ("stylelab.cli.stylize", "stylize a content image with one or more style images"),
     "train": ("stylelab.cli.train", "train a model (resumable, with checkpoints)"),
+    "evaluate": ("stylelab.cli.evaluate", "score every method on folders of contents and styles"),
     "bench": ("stylelab.cli.bench", "measure speed and write JSON (and plots)"),
     "book": ("stylelab.cli.book", "execute the chapters and build the HTML book"),
     "encoders": ("stylelab.cli.encoders", "list encoders and where their weights come from"),

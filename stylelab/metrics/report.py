@@ -38,12 +38,17 @@ def plot(report: dict, path: Path) -> Path:
 
     ran = {m: r for m, r in report["methods"].items() if "error" not in r}
     keys = [(k, label) for k, label, _ in COLUMNS if any(r[k] is not None for r in ran.values())]
-    fig, axes = plt.subplots(1, len(keys), figsize=(9.4, 3.0), layout="constrained", squeeze=False)
+    names = list(ran)[::-1]  # barh draws bottom-up: the first method on top
+    height = 1.4 + 0.3 * len(names)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(9.4, height), layout="constrained", squeeze=False, sharey=True
+    )
     for ax, (key, label) in zip(axes[0], keys):
-        names = [m for m, r in ran.items() if r[key] is not None]
-        ax.bar(names, [ran[m][key] for m in names], color="tab:blue")
+        values = [ran[m][key] if ran[m][key] is not None else 0.0 for m in names]
+        ax.barh(names, values, color="tab:blue")
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=8)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     caption = (
         f"{report['pairs']} content x style pairs at {report['size']} px on {report['device']}; "
         f"losses on {report['encoder']}. {report['note']}"

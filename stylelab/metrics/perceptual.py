@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from stylelab.encoders.base import Encoder
-from stylelab.stats import mean_std
+from stylelab.stats import mean_std, mvn
 
 VGG_CONTENT_TAPS = ("relu4_1", "relu5_1")
 VGG_STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -31,12 +31,6 @@ def metric_taps(enc: Encoder) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if enc.name == "vgg19":
         return VGG_CONTENT_TAPS, VGG_STYLE_TAPS
     return (enc.content_tap, enc.taps[-1]), tuple(enc.style_taps)
-
-
-def mvn(feat: torch.Tensor) -> torch.Tensor:
-    """Mean-variance normalisation per channel: (N, C, H, W) -> (N, C, H, W)."""
-    mu, sigma = mean_std(feat)  # (N, C, 1, 1) each
-    return (feat - mu) / sigma
 
 
 def content_metric(out_feats: dict, content_feats: dict, taps) -> float:

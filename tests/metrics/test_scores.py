@@ -7,8 +7,9 @@ import torch
 
 from stylelab.core.errors import StylelabError
 from stylelab.metrics import lpips_metric
-from stylelab.metrics.perceptual import content_metric, metric_taps, mvn, style_metric
+from stylelab.metrics.perceptual import content_metric, metric_taps, style_metric
 from stylelab.metrics.structure import ssim
+from stylelab.stats import mvn
 
 
 def feats(seed: int, shape=(1, 4, 6, 5), scale=1.0, shift=0.0) -> dict:

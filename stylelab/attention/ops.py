@@ -1,0 +1,141 @@
+"""Attention ops, vectorised with einsum and unfold (autograd: the training path).
+
+Shapes: B batch, h heads, d = C / h channels per head, n blocks of r = s² positions.
+The loops these are tested against are `stylelab.kernels.attention_reference`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from stylelab.core.errors import StylelabError
+
+
+def check_blocks(x: torch.Tensor, s: int, what: str) -> None:
+    """A clear error where the op would otherwise fail deep inside unfold, or silently crop."""
+    if x.dim() != 4:
+        raise StylelabError(f"{what} must be (B, C, H, W), got shape {tuple(x.shape)}")
+    if s < 1:
+        raise StylelabError(f"block side must be a positive number of pixels, got {s}")
+    h, w = x.shape[-2:]
+    if h % s or w % s:
+        raise StylelabError(
+            f"{what} is {h}x{w}, not a multiple of the block side {s}: resize or crop the "
+            f"image so the feature map is a multiple of {s} (e.g. {h - h % s or s}x{w - w % s or s})"
+        )
+
+
+def check_heads(channels: int, heads: int) -> None:
+    if heads < 1 or channels % heads:
+        raise StylelabError(
+            f"{channels} channels cannot be split into {heads} heads; choose heads dividing "
+            f"{channels} (e.g. {max(d for d in range(1, 9) if channels % d == 0)})"
+        )
+
+
+def block(x: torch.Tensor, s: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, n, r): n blocks of side s, row-major; positions row-major."""
+    b, c = x.shape[:2]
+    cols = F.unfold(x, kernel_size=s, stride=s)  # (B, C·r, n), channel-major
+    return cols.view(b, c, s * s, -1).transpose(2, 3)  # (B, C, n, r)
+
+
+def unblock(x: torch.Tensor, s: int, h: int, w: int) -> torch.Tensor:
+    """The inverse of `block`: (B, C, n, r) -> (B, C, H, W)."""
+    b, c, n, r = x.shape
+    cols = x.transpose(2, 3).reshape(b, c * r, n)  # (B, C·r, n)
+    return F.fold(cols, (h, w), kernel_size=s, stride=s)
+
+
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, C, ...) -> (B, h, d, ...): contiguous channel groups, as the official code."""
+    return x.view(x.shape[0], heads, x.shape[1] // heads, *x.shape[2:])
+
+
+ALL_TO_ALL_BACKENDS = ("torch", "numba")
+
+
+def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
+    """Attention of every query to every key: q (B, C, Hc, Wc), k, v (B, C, Hs, Ws).
+
+    out[p] = Σ_j softmax_j(<q_p, k_j>) v_j per head, no 1/√d scaling (SANet).
+    backend "torch": dense, stores the (B, h, Hc·Wc, Hs·Ws) scores (quadratic memory),
+    autograd. "numba": streamed with an online softmax (`kernels.attention_cpu`), memory
+    linear in the pixels, no autograd.
+    """
+    check_heads(q.shape[1], heads)
+    if backend not in ALL_TO_ALL_BACKENDS:
+        raise StylelabError(f"unknown backend {backend!r}; valid: {', '.join(ALL_TO_ALL_BACKENDS)}")
+    if backend == "numba":
+        return _all_to_all_streamed(q, k, v, heads)
+    b, c, hc, wc = q.shape
+    qh = split_heads(q.flatten(2), heads)  # (B, h, d, Lq)
+    kh, vh = split_heads(k.flatten(2), heads), split_heads(v.flatten(2), heads)  # (B, h, d, Lk)
+    scores = torch.einsum("bhdp,bhdj->bhpj", qh, kh).softmax(dim=-1)  # (B, h, Lq, Lk)
+    out = torch.einsum("bhpj,bhdj->bhdp", scores, vh)  # (B, h, d, Lq)
+    return out.reshape(b, c, hc, wc)
+
+
+def aggregate_keys(k, v, alpha, beta):
+    """DA's aggregated keys and values (eq. 7-8): k, v (B, h, d, n, r) -> (B, h, d, n) each."""
+    r = k.shape[-1]
+    k_mean, v_mean = k.mean(dim=-1), v.mean(dim=-1)  # (B, h, d, n)
+    weight = torch.sigmoid(beta + alpha * torch.einsum("bhdx,bhdxy->bhxy", k_mean, k))
+    k_agg = (torch.einsum("bhxy,bhdxy->bhdx", weight, k) + k_mean) / (r + 1)
+    v_agg = (torch.einsum("bhxy,bhdxy->bhdx", weight, v) + v_mean) / (r + 1)
+    return k_agg, v_agg
+
+
+def distributed_attention(q, k, v, s: int, heads: int, alpha=1.0, beta=0.0) -> torch.Tensor:
+    """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
+    check_heads(q.shape[1], heads)
+    for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
+        check_blocks(x, s, what)
+    h, w = q.shape[-2:]
+    qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
+    kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
+    k_agg, v_agg = aggregate_keys(kb, vb, alpha, beta)  # (B, h, d, n_s)
+    scores = torch.einsum("bhdxy,bhdz->bhyxz", qb, k_agg).softmax(dim=-1)  # (B, h, r, n_c, n_s)
+    out = torch.einsum("bhyxz,bhdz->bhdxy", scores, v_agg)  # (B, h, d, n_c, r)
+    return unblock(out.flatten(1, 2), s, h, w)
+
+
+def match_blocks(qb: torch.Tensor, kb: torch.Tensor) -> torch.Tensor:
+    """PA's coarse step (eq. 10): for each query block, the best position-aligned key block.
+
+    qb (B, h, d, n_c, r), kb (B, h, d, n_s, r) -> index (B, h, n_c) into the n_s style blocks.
+    """
+    return torch.einsum("bhdxy,bhdzy->bhxz", qb, kb).argmax(dim=-1)
+
+
+def progressive_attention(q, k, v, s: int, heads: int) -> torch.Tensor:
+    """PA (eq. 10-12): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
+    check_heads(q.shape[1], heads)
+    for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
+        check_blocks(x, s, what)
+    h, w = q.shape[-2:]
+    qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
+    kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
+    idx = match_blocks(qb, kb)  # (B, h, n_c); argmax: no gradient through the choice
+    gather = idx[:, :, None, :, None].expand(-1, -1, kb.shape[2], -1, kb.shape[-1])
+    k_match, v_match = kb.gather(3, gather), vb.gather(3, gather)  # (B, h, d, n_c, r)
+    scores = torch.einsum("bhdxy,bhdxz->bhxyz", qb, k_match).softmax(dim=-1)  # (B, h, n, r, r)
+    out = torch.einsum("bhxyz,bhdxz->bhdxy", scores, v_match)  # (B, h, d, n_c, r)
+    return unblock(out.flatten(1, 2), s, h, w)
+
+
+def _all_to_all_streamed(q, k, v, heads: int) -> torch.Tensor:
+    """The numba kernel, per sample: (B, C, H, W) maps -> (B, C, Hc, Wc), on the CPU."""
+    from stylelab.kernels.attention_cpu import streamed_attention
+
+    b, c, hc, wc = q.shape
+    outs = []
+    for i in range(b):
+        qh, kh, vh = (
+            split_heads(x[i : i + 1].flatten(2), heads)[0].transpose(1, 2).detach().cpu().numpy()
+            for x in (q, k, v)
+        )  # (h, L, d)
+        out = torch.from_numpy(streamed_attention(qh, kh, vh))  # (h, Lq, d)
+        outs.append(out.transpose(1, 2).reshape(c, hc, wc))
+    return torch.stack(outs).to(q.device)

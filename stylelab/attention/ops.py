@@ -1,6 +1,7 @@
 """Attention ops, vectorised with einsum and unfold (autograd: the training path).
 
-Shapes: B batch, h heads, d = C / h channels per head, n blocks of r = s² positions.
+Shapes: B batch, h heads, d = C / h channels per head (e for values, which may have other
+channels than queries and keys, as in the A2K* loss target), n blocks of r = s² positions.
 The loops these are tested against are `stylelab.kernels.attention_reference`.
 """
 
@@ -53,7 +54,7 @@ def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(x.shape[0], heads, x.shape[1] // heads, *x.shape[2:])
 
 
-ALL_TO_ALL_BACKENDS = ("torch", "numba")
+ALL_TO_ALL_BACKENDS = ("torch", "numba", "cuda")
 
 
 def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
@@ -62,42 +63,46 @@ def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
     out[p] = Σ_j softmax_j(<q_p, k_j>) v_j per head, no 1/√d scaling (SANet).
     backend "torch": dense, stores the (B, h, Hc·Wc, Hs·Ws) scores (quadratic memory),
     autograd. "numba": streamed with an online softmax (`kernels.attention_cpu`), memory
-    linear in the pixels, no autograd.
+    linear in the pixels, no autograd. "cuda": the same stream on a GPU
+    (`kernels.attention_cuda`; numba's simulator without one).
     """
     check_heads(q.shape[1], heads)
+    check_heads(v.shape[1], heads)
     if backend not in ALL_TO_ALL_BACKENDS:
         raise StylelabError(f"unknown backend {backend!r}; valid: {', '.join(ALL_TO_ALL_BACKENDS)}")
-    if backend == "numba":
-        return _all_to_all_streamed(q, k, v, heads)
-    b, c, hc, wc = q.shape
+    if backend in ("numba", "cuda"):
+        return _all_to_all_streamed(q, k, v, heads, backend)
+    b, _, hc, wc = q.shape
     qh = split_heads(q.flatten(2), heads)  # (B, h, d, Lq)
-    kh, vh = split_heads(k.flatten(2), heads), split_heads(v.flatten(2), heads)  # (B, h, d, Lk)
+    kh, vh = split_heads(k.flatten(2), heads), split_heads(v.flatten(2), heads)  # (B, h, d|e, Lk)
     scores = torch.einsum("bhdp,bhdj->bhpj", qh, kh).softmax(dim=-1)  # (B, h, Lq, Lk)
-    out = torch.einsum("bhpj,bhdj->bhdp", scores, vh)  # (B, h, d, Lq)
-    return out.reshape(b, c, hc, wc)
+    out = torch.einsum("bhpj,bhej->bhep", scores, vh)  # (B, h, e, Lq)
+    return out.reshape(b, v.shape[1], hc, wc)
 
 
 def aggregate_keys(k, v, alpha, beta):
-    """DA's aggregated keys and values (eq. 7-8): k, v (B, h, d, n, r) -> (B, h, d, n) each."""
+    """DA's aggregated keys and values (eq. 7-8): k (B, h, d, n, r), v (B, h, e, n, r) ->
+    (B, h, d, n), (B, h, e, n). Values may have other channels than keys (e != d)."""
     r = k.shape[-1]
-    k_mean, v_mean = k.mean(dim=-1), v.mean(dim=-1)  # (B, h, d, n)
+    k_mean, v_mean = k.mean(dim=-1), v.mean(dim=-1)  # (B, h, d, n), (B, h, e, n)
     weight = torch.sigmoid(beta + alpha * torch.einsum("bhdx,bhdxy->bhxy", k_mean, k))
     k_agg = (torch.einsum("bhxy,bhdxy->bhdx", weight, k) + k_mean) / (r + 1)
-    v_agg = (torch.einsum("bhxy,bhdxy->bhdx", weight, v) + v_mean) / (r + 1)
+    v_agg = (torch.einsum("bhxy,bhexy->bhex", weight, v) + v_mean) / (r + 1)
     return k_agg, v_agg
 
 
 def distributed_attention(q, k, v, s: int, heads: int, alpha=1.0, beta=0.0) -> torch.Tensor:
     """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
     check_heads(q.shape[1], heads)
+    check_heads(v.shape[1], heads)
     for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
         check_blocks(x, s, what)
     h, w = q.shape[-2:]
     qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
     kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
-    k_agg, v_agg = aggregate_keys(kb, vb, alpha, beta)  # (B, h, d, n_s)
+    k_agg, v_agg = aggregate_keys(kb, vb, alpha, beta)  # (B, h, d, n_s), (B, h, e, n_s)
     scores = torch.einsum("bhdxy,bhdz->bhyxz", qb, k_agg).softmax(dim=-1)  # (B, h, r, n_c, n_s)
-    out = torch.einsum("bhyxz,bhdz->bhdxy", scores, v_agg)  # (B, h, d, n_c, r)
+    out = torch.einsum("bhyxz,bhez->bhexy", scores, v_agg)  # (B, h, e, n_c, r)
     return unblock(out.flatten(1, 2), s, h, w)
 
 
@@ -112,30 +117,39 @@ def match_blocks(qb: torch.Tensor, kb: torch.Tensor) -> torch.Tensor:
 def progressive_attention(q, k, v, s: int, heads: int) -> torch.Tensor:
     """PA (eq. 10-12): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
     check_heads(q.shape[1], heads)
+    check_heads(v.shape[1], heads)
     for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
         check_blocks(x, s, what)
     h, w = q.shape[-2:]
     qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
     kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
-    idx = match_blocks(qb, kb)  # (B, h, n_c); argmax: no gradient through the choice
-    gather = idx[:, :, None, :, None].expand(-1, -1, kb.shape[2], -1, kb.shape[-1])
-    k_match, v_match = kb.gather(3, gather), vb.gather(3, gather)  # (B, h, d, n_c, r)
+    idx = match_blocks(qb, kb)[:, :, None, :, None]  # (B, h, 1, n_c, 1); argmax: no gradient
+    k_match = kb.gather(3, idx.expand(-1, -1, kb.shape[2], -1, kb.shape[-1]))  # (B, h, d, n_c, r)
+    v_match = vb.gather(3, idx.expand(-1, -1, vb.shape[2], -1, vb.shape[-1]))  # (B, h, e, n_c, r)
     scores = torch.einsum("bhdxy,bhdxz->bhxyz", qb, k_match).softmax(dim=-1)  # (B, h, n, r, r)
-    out = torch.einsum("bhxyz,bhdxz->bhdxy", scores, v_match)  # (B, h, d, n_c, r)
+    out = torch.einsum("bhxyz,bhexz->bhexy", scores, v_match)  # (B, h, e, n_c, r)
     return unblock(out.flatten(1, 2), s, h, w)
 
 
-def _all_to_all_streamed(q, k, v, heads: int) -> torch.Tensor:
-    """The numba kernel, per sample: (B, C, H, W) maps -> (B, C, Hc, Wc), on the CPU."""
-    from stylelab.kernels.attention_cpu import streamed_attention
-
-    b, c, hc, wc = q.shape
+def _all_to_all_streamed(q, k, v, heads: int, backend: str) -> torch.Tensor:
+    """A streamed kernel, per sample: (B, C, H, W) maps -> (B, C, Hc, Wc) on q's device."""
+    b, _, hc, wc = q.shape
+    c = v.shape[1]
     outs = []
     for i in range(b):
         qh, kh, vh = (
-            split_heads(x[i : i + 1].flatten(2), heads)[0].transpose(1, 2).detach().cpu().numpy()
+            split_heads(x[i : i + 1].flatten(2), heads)[0].transpose(1, 2).detach()
             for x in (q, k, v)
         )  # (h, L, d)
-        out = torch.from_numpy(streamed_attention(qh, kh, vh))  # (h, Lq, d)
-        outs.append(out.transpose(1, 2).reshape(c, hc, wc))
-    return torch.stack(outs).to(q.device)
+        if backend == "cuda":
+            from stylelab.kernels.attention_cuda import streamed_attention_cuda
+
+            out = streamed_attention_cuda(qh.contiguous(), kh.contiguous(), vh.contiguous())
+        else:
+            from stylelab.kernels.attention_cpu import streamed_attention
+
+            out = torch.from_numpy(
+                streamed_attention(*(x.cpu().contiguous().numpy() for x in (qh, kh, vh)))
+            )
+        outs.append(out.transpose(1, 2).reshape(c, hc, wc).to(q.device))  # (h, Lq, d) -> map
+    return torch.stack(outs)

@@ -86,7 +86,7 @@ def distributed_attention_reference(
 ) -> np.ndarray:
     """DA (eq. 6-9): q (C, Hc, Wc), k and v (C, Hs, Ws) -> (C, Hc, Wc)."""
     qb, kb, vb = blocks_reference(q, s), blocks_reference(k, s), blocks_reference(v, s)
-    out = np.zeros_like(qb)  # (n_c, r, C)
+    out = np.zeros((*qb.shape[:2], vb.shape[-1]))  # (n_c, r, C_v): values may differ from C
     r = kb.shape[1]
     for head in range(heads):
         qh, kh, vh = (_heads(t, heads, head) for t in (qb, kb, vb))
@@ -100,20 +100,20 @@ def distributed_attention_reference(
                 v_agg += weight * vh[x, y]
             keys.append(k_agg / (r + 1))
             values.append(v_agg / (r + 1))
-        keys, values = np.stack(keys), np.stack(values)  # (n_s, d) each
-        d = qh.shape[-1]
+        keys, values = np.stack(keys), np.stack(values)  # (n_s, d), (n_s, e)
+        e = vh.shape[-1]
         for x in range(qh.shape[0]):
-            out[x, :, head * d : (head + 1) * d] = attention_reference(qh[x], keys, values)
+            out[x, :, head * e : (head + 1) * e] = attention_reference(qh[x], keys, values)
     return unblocks_reference(out, s, *as_float64(q).shape[1:])
 
 
 def progressive_attention_reference(q, k, v, s: int, heads: int) -> np.ndarray:
     """PA (eq. 10-12): q (C, Hc, Wc), k and v (C, Hs, Ws) -> (C, Hc, Wc)."""
     qb, kb, vb = blocks_reference(q, s), blocks_reference(k, s), blocks_reference(v, s)
-    out = np.zeros_like(qb)
+    out = np.zeros((*qb.shape[:2], vb.shape[-1]))  # (n_c, r, C_v)
     for head in range(heads):
         qh, kh, vh = (_heads(t, heads, head) for t in (qb, kb, vb))
-        d = qh.shape[-1]
+        d = vh.shape[-1]
         for x in range(qh.shape[0]):
             # coarse: the style block whose positions best match this block's, position by position
             scores = [float((qh[x] * kh[z]).sum()) for z in range(kh.shape[0])]

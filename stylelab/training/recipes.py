@@ -88,11 +88,78 @@ def recipe_adain(config: dict, device: torch.device) -> Recipe:
     return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
 
 
-RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {"adain": recipe_adain}
+def adain_decoder_state(encoder, width: float) -> dict[str, torch.Tensor]:
+    """The shipped AdaIN decoder's weights, checked to fit `encoder` at `width`."""
+    from stylelab.core import weights
+    from stylelab.core.errors import StylelabError
+
+    entry = weights.manifest_entry("adain")
+    if entry["encoder"] != encoder.name or entry["config"]["width"] != width:
+        raise StylelabError(
+            f"the shipped AdaIN decoder is for {entry['encoder']} at width "
+            f"{entry['config']['width']}, not {encoder.name} at {width}: pass --width "
+            f"{entry['config']['width']} or start without it (config init_adain: false)"
+        )
+    return weights.load_shipped("adain")
+
+
+def recipe_a2k(config: dict, device: torch.device) -> Recipe:
+    """StyA2K at book size (`stylelab.attention.net`), its decoder started from AdaIN's."""
+    from stylelab.attention.net import from_config
+    from stylelab.core.errors import StylelabError
+    from stylelab.encoders import load_encoder
+    from stylelab.training import data as data_mod
+
+    if config["size"] % 64:
+        raise StylelabError(
+            f"--size {config['size']}: StyA2K's blocks need crops that are multiples of 64 "
+            f"(e.g. {max(64, config['size'] - config['size'] % 64)})"
+        )
+    encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
+    model = from_config(encoder, config)
+    if config.get("init_adain", True) and not config.get("init_from"):
+        model.init_from_adain(adain_decoder_state(encoder, model.width))
+    model = model.to(device)
+    trainable = [p for k, p in model.named_parameters() if not k.startswith("encoder.")]
+    optimizer = torch.optim.Adam(trainable, lr=config["lr"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
+    data = data_mod.TrainingData(
+        size=config["size"],
+        batch=config["batch"],
+        seed=config["seed"],
+        content_dir=config["content_dir"],
+        style_dir=config["style_dir"],
+        pool_size=config["style_pool"],
+    )
+    sample_fn = adain_sample_fn(64, min(2 * config["size"], 256))
+    meta = {
+        "encoder": encoder.name,
+        "encoder_description": encoder.description,
+        "config": model.config(),
+        "data": data.describe(),
+    }
+    return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
+
+
+RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {
+    "adain": recipe_adain,
+    "a2k": recipe_a2k,
+}
 
 
 # hyperparameters each recipe reads from config.json; the CLI fills them
 DEFAULTS = {
+    "a2k": {
+        "lr": 1e-4,
+        "lr_decay": 5e-5,
+        "style_weight": 10.0,
+        "attention_weight": 1.25,
+        "width": 0.25,
+        "heads": 8,
+        "shift_average": None,
+        "identity_weight": 0.0,
+        "init_adain": True,
+    },
     "adain": {
         "lr": 1e-4,
         "lr_decay": 5e-5,

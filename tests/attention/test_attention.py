@@ -32,7 +32,8 @@ def maps(draw, max_blocks: int = 3):
     g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
     q = torch.randn(1, c, hc, wc, generator=g, dtype=torch.float64) * scale
     k = torch.randn(1, c, hs, ws, generator=g, dtype=torch.float64) * scale
-    v = torch.randn(1, c, hs, ws, generator=g, dtype=torch.float64)
+    cv = heads * draw(st.integers(1, 3))  # values may have other channels (the A2K* target)
+    v = torch.randn(1, cv, hs, ws, generator=g, dtype=torch.float64)
     return q, k, v, s, heads
 
 
@@ -73,14 +74,13 @@ def test_progressive_attention_is_the_loop(case):
 @given(maps())
 def test_all_to_all_is_the_loop(case):
     q, k, v, _, heads = case
-    c = q.shape[1]
-    d = c // heads
+    d, e = q.shape[1] // heads, v.shape[1] // heads
     expected = np.concatenate([
         ref.attention_reference(q[0, i * d : (i + 1) * d].reshape(d, -1).T,
                                 k[0, i * d : (i + 1) * d].reshape(d, -1).T,
-                                v[0, i * d : (i + 1) * d].reshape(d, -1).T).T
+                                v[0, i * e : (i + 1) * e].reshape(e, -1).T).T
         for i in range(heads)
-    ]).reshape(q.shape[1:])  # fmt: skip
+    ]).reshape(v.shape[1], *q.shape[2:])  # fmt: skip
     close(all_to_all(q, k, v, heads), expected)
 
 
@@ -215,10 +215,99 @@ def test_streamed_all_to_all_survives_logits_that_overflow_float32():
 
 
 def test_unknown_backend_is_named():
-    with pytest.raises(StylelabError, match="unknown backend 'cuda'; valid: torch, numba"):
+    with pytest.raises(StylelabError, match="unknown backend .gpu.; valid: torch, numba, cuda"):
         all_to_all(
             torch.zeros(1, 2, 2, 2),
             torch.zeros(1, 2, 2, 2),
             torch.zeros(1, 2, 2, 2),
-            backend="cuda",
+            backend="gpu",
         )
+
+
+SIM_SCRIPT = """
+import json
+import torch
+from stylelab.attention import all_to_all
+
+g = torch.Generator().manual_seed(0)
+errors = {}
+for dtype in (torch.float32, torch.float64):
+    q = torch.randn(1, 4, 3, 2, generator=g, dtype=dtype) * 20  # logits in the hundreds
+    k = torch.randn(1, 4, 2, 3, generator=g, dtype=dtype) * 20
+    v = torch.randn(1, 4, 2, 3, generator=g, dtype=dtype)
+    got = all_to_all(q, k, v, heads=2, backend="cuda")
+    want = all_to_all(q.double(), k.double(), v.double(), heads=2)
+    errors[str(dtype)] = (got.double() - want).abs().max().item()
+print(json.dumps(errors))
+"""
+
+
+def test_streamed_cuda_kernel_under_the_simulator():
+    """The CUDA kernel, run by numba's simulator in a child (it must be set before import)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", SIM_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    errors = json.loads(proc.stdout.strip().splitlines()[-1])
+    # float32 accumulators: rounding of logits in the hundreds, relative 1e-7, shows at 1e-4
+    assert errors["torch.float32"] < 1e-4 and errors["torch.float64"] < 1e-12, errors
+
+
+# ---------------------------------------------------------------- baselines and the A2K* target
+
+
+def test_adaattn_is_an_adain_with_attention_weighted_statistics():
+    """M = A v and S = sqrt(A v² - M²), with A the row-softmax of the scores (one head)."""
+    from stylelab.attention import adaattn
+    from stylelab.stats import mvn
+
+    g = torch.Generator().manual_seed(3)
+    q, content = torch.randn(1, 3, 2, 3, generator=g), torch.randn(1, 3, 2, 3, generator=g)
+    k, v = torch.randn(1, 3, 3, 2, generator=g), torch.randn(1, 3, 3, 2, generator=g)
+    a = torch.softmax(q[0].flatten(1).T @ k[0].flatten(1), dim=1)  # (6 queries, 6 keys)
+    vs = v[0].flatten(1).T  # (6, C)
+    mean, second = a @ vs, a @ vs**2
+    expected = (second - mean**2).clamp_min(0).add(1e-12).sqrt() * mvn(content)[0].flatten(
+        1
+    ).T + mean
+    torch.testing.assert_close(adaattn(q, k, v, content)[0].flatten(1).T, expected)
+
+
+def test_sanet_and_adaattn_layers_run_and_train():
+    from stylelab.attention import AdaAttN, SANet
+
+    content, style = torch.randn(2, 4, 3, 5), torch.randn(1, 4, 4, 4)
+    for layer in (SANet(4, heads=2), AdaAttN(4)):
+        out = layer(content, style.expand(2, -1, -1, -1))
+        assert out.shape == content.shape
+        out.square().mean().backward()
+        assert layer.q.weight.grad.abs().sum() > 0
+
+
+def test_a2k_target_is_content_plus_da_plus_pa_on_shallow_keys():
+    """Keys: every level up to l, each nearest-resized to l's size and normalised, stacked."""
+    from stylelab.attention import a2k_target, shallow_keys
+
+    g = torch.Generator().manual_seed(4)
+    content = [torch.randn(1, 2, 8, 8, generator=g, dtype=torch.float64),
+               torch.randn(1, 4, 4, 4, generator=g, dtype=torch.float64)]  # fmt: skip
+    style = [torch.randn(1, 2, 8, 8, generator=g, dtype=torch.float64),
+             torch.randn(1, 4, 4, 4, generator=g, dtype=torch.float64)]  # fmt: skip
+    keys_c = shallow_keys(content)
+    assert keys_c.shape == (1, 6, 4, 4)
+    q, k = keys_c[0].numpy(), shallow_keys(style)[0].numpy()
+    v = style[-1][0].numpy()  # 4 value channels, 6 key channels: 2 heads of (3 | 2)
+    expected = (
+        content[-1][0].numpy()
+        + ref.distributed_attention_reference(q, k, v, 2, 2)
+        + ref.progressive_attention_reference(q, k, v, 2, 2)
+    )
+    np.testing.assert_allclose(
+        a2k_target(content, style, region=2, heads=2)[0].numpy(), expected, **TOL
+    )

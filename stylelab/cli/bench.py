@@ -20,6 +20,10 @@ SUITES = {
         "stylelab.bench.methods",
         "every image method end to end: time and peak memory over resolution",
     ),
+    "attention": (
+        "stylelab.bench.attention",
+        "the attention transform alone: dense vs streamed all-to-all vs A2K over resolution",
+    ),
 }
 
 

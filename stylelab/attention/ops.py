@@ -91,15 +91,20 @@ def aggregate_keys(k, v, alpha, beta):
     return k_agg, v_agg
 
 
-def distributed_attention(q, k, v, s: int, heads: int, alpha=1.0, beta=0.0) -> torch.Tensor:
-    """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
+def blocked_heads(q, k, v, s: int, heads: int):
+    """Checked, blocked and split into heads, as DA and PA both start:
+    q -> (B, h, d, n_c, r), k -> (B, h, d, n_s, r), v -> (B, h, e, n_s, r)."""
     check_heads(q.shape[1], heads)
     check_heads(v.shape[1], heads)
     for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
         check_blocks(x, s, what)
+    return tuple(split_heads(block(x, s), heads) for x in (q, k, v))
+
+
+def distributed_attention(q, k, v, s: int, heads: int, alpha=1.0, beta=0.0) -> torch.Tensor:
+    """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
     h, w = q.shape[-2:]
-    qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
-    kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
+    qb, kb, vb = blocked_heads(q, k, v, s, heads)
     k_agg, v_agg = aggregate_keys(kb, vb, alpha, beta)  # (B, h, d, n_s), (B, h, e, n_s)
     scores = torch.einsum("bhdxy,bhdz->bhyxz", qb, k_agg).softmax(dim=-1)  # (B, h, r, n_c, n_s)
     out = torch.einsum("bhyxz,bhez->bhexy", scores, v_agg)  # (B, h, e, n_c, r)
@@ -116,13 +121,8 @@ def match_blocks(qb: torch.Tensor, kb: torch.Tensor) -> torch.Tensor:
 
 def progressive_attention(q, k, v, s: int, heads: int) -> torch.Tensor:
     """PA (eq. 10-12): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
-    check_heads(q.shape[1], heads)
-    check_heads(v.shape[1], heads)
-    for x, what in ((q, "the query map"), (k, "the key map"), (v, "the value map")):
-        check_blocks(x, s, what)
     h, w = q.shape[-2:]
-    qb = split_heads(block(q, s), heads)  # (B, h, d, n_c, r)
-    kb, vb = split_heads(block(k, s), heads), split_heads(block(v, s), heads)  # (B, h, d, n_s, r)
+    qb, kb, vb = blocked_heads(q, k, v, s, heads)
     idx = match_blocks(qb, kb)[:, :, None, :, None]  # (B, h, 1, n_c, 1); argmax: no gradient
     k_match = kb.gather(3, idx.expand(-1, -1, kb.shape[2], -1, kb.shape[-1]))  # (B, h, d, n_c, r)
     v_match = vb.gather(3, idx.expand(-1, -1, vb.shape[2], -1, vb.shape[-1]))  # (B, h, e, n_c, r)

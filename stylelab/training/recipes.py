@@ -61,16 +61,11 @@ def adain_sample_fn(encoder_min_side: int, size: int):
     return sample
 
 
-def recipe_adain(config: dict, device: torch.device) -> Recipe:
-    from stylelab.adain import from_config
-    from stylelab.encoders import load_encoder
+def training_data(config: dict):
+    """The photo and painting stream a config asks for (every image recipe uses the same)."""
     from stylelab.training import data as data_mod
 
-    encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
-    model = from_config(encoder, config).to(device)
-    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
-    data = data_mod.TrainingData(
+    return data_mod.TrainingData(
         size=config["size"],
         batch=config["batch"],
         seed=config["seed"],
@@ -78,6 +73,17 @@ def recipe_adain(config: dict, device: torch.device) -> Recipe:
         style_dir=config["style_dir"],
         pool_size=config["style_pool"],
     )
+
+
+def recipe_adain(config: dict, device: torch.device) -> Recipe:
+    from stylelab.adain import from_config
+    from stylelab.encoders import load_encoder
+
+    encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
+    model = from_config(encoder, config).to(device)
+    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
+    data = training_data(config)
     sample_fn = adain_sample_fn(int(getattr(encoder, "min_side", 32)), min(2 * config["size"], 256))
     meta = {
         "encoder": getattr(encoder, "name", config["encoder"]),
@@ -108,7 +114,6 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
     from stylelab.attention.net import from_config
     from stylelab.core.errors import StylelabError
     from stylelab.encoders import load_encoder
-    from stylelab.training import data as data_mod
 
     if config["size"] % 64:
         raise StylelabError(
@@ -123,14 +128,7 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
     trainable = [p for k, p in model.named_parameters() if not k.startswith("encoder.")]
     optimizer = torch.optim.Adam(trainable, lr=config["lr"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
-    data = data_mod.TrainingData(
-        size=config["size"],
-        batch=config["batch"],
-        seed=config["seed"],
-        content_dir=config["content_dir"],
-        style_dir=config["style_dir"],
-        pool_size=config["style_pool"],
-    )
+    data = training_data(config)
     sample_fn = adain_sample_fn(64, min(2 * config["size"], 256))
     meta = {
         "encoder": encoder.name,

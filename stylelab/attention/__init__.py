@@ -5,6 +5,7 @@ ops.py         the vectorised ops: block/unblock, all_to_all, distributed_attent
 a2k.py         the A2K layer (eq. 13-14), loadable from the official checkpoint's names
 all_to_all.py  the baselines: SANet and AdaAttN layers
 target.py      the non-parametric A2K* target of StyA2K's loss (eq. 17)
+net.py         StyA2KNet: the book-size StyA2K and its all-to-all baseline, `switched` (ablations)
 """
 
 from stylelab.attention.a2k import A2K

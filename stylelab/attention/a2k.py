@@ -38,6 +38,8 @@ class A2K(nn.Module):
         self.sim_alpha = nn.Parameter(torch.ones(1))  # DA's similarity gate, sigmoid(α s + β)
         self.sim_beta = nn.Parameter(torch.zeros(1))
         self.use_da, self.use_pa = True, True  # ablation switches (inference)
+        self.match_blocks = True  # PA's step 1; False: each block's position-aligned block
+        self.backend = "torch"  # DA's attention step: any `ops.all_to_all` backend
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if content.shape[:2] != style.shape[:2] and style.shape[0] != 1:
@@ -52,13 +54,14 @@ class A2K(nn.Module):
         if self.use_da:
             da = distributed_attention(
                 self.q(nc), self.k(ns), self.v(style), self.region, self.heads,
-                self.sim_alpha, self.sim_beta,
+                self.sim_alpha, self.sim_beta, self.backend,
             )  # fmt: skip
             out = out + self.fusion1(da)
         if self.use_pa:
             pa = progressive_attention(
-                self.q2(nc), self.k2(ns), self.v2(style), self.region, self.heads
-            )
+                self.q2(nc), self.k2(ns), self.v2(style), self.region, self.heads,
+                self.match_blocks,
+            )  # fmt: skip
             out = out + self.fusion2(pa)
         return out
 

@@ -20,18 +20,28 @@ What differs from the paper, and why (book size, two CPU cores):
   at the identity, and the decoder from the shipped AdaIN weights (`init_from_adain`).
 - The global style loss may be averaged over one-pixel shifts, as AdaIN's (MobileNetV2's
   stride-2 convolutions are blind to a 2-pixel checkerboard).
+
+`attention="all_to_all"` builds the baseline the chapter compares against: the same network
+and loss with a SANet layer (`all_to_all.SANet`, A2K's heads) in place of each A2K, so the
+only difference is which keys a query sees. `load_trainable_state_dict` accepts an A2K
+network's weights for it (`from_a2k_state`): that is how the shipped baseline is fine-tuned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from stylelab.adain.net import shifted_copies
+from stylelab.adain.op import check_alpha, normalize_weights
+from stylelab.adain.op import preserve_color as recolor_style
 from stylelab.attention.a2k import A2K
+from stylelab.attention.all_to_all import SANet
+from stylelab.attention.ops import check_heads
 from stylelab.attention.target import a2k_target
 from stylelab.core.errors import StylelabError
 from stylelab.nn.skip_decoder import SkipDecoder
@@ -41,6 +51,24 @@ from stylelab.stats import mean_std
 # loss target's 16, 8, 8, 4 at relu2_1 ... relu5_1
 REGION = {2: 16, 4: 8, 8: 8, 16: 4}
 MULTIPLE = 64  # image sides: the stride-16 map must be a multiple of its block side 4
+# the attention layer at each level, and the prefix of its weights' names
+ATTENTION = {"a2k": "a2k", "all_to_all": "sanet"}
+SWITCHES = ("use_da", "use_pa", "match_blocks", "heads", "region")  # see `switched`
+
+
+def attention_layer(kind: str, channels: int, region: int, heads: int) -> nn.Module:
+    """An A2K layer, or the all-to-all baseline (SANet with the same heads), starting at the
+    identity (its output convs at zero)."""
+    # "chunked": scores for a slice of queries at a time, so that large images fit (at a fixed
+    # block side, DA's scores grow as the square of the pixels too, 1/s² as many as all-to-all)
+    if kind == "a2k":
+        layer = A2K(channels, region, heads)
+        layer.backend = "chunked"
+        zero_(layer.fusion1), zero_(layer.fusion2)
+    else:
+        layer = SANet(channels, heads, backend="chunked")
+        zero_(layer.out)
+    return layer
 
 
 def ladder(encoder) -> dict[int, str]:
@@ -71,23 +99,29 @@ class StyA2KNet(nn.Module):
         attention_weight: float = 1.25,
         identity_weight: float = 0.0,
         shift_average: bool = False,
+        attention: str = "a2k",
     ):
         super().__init__()
+        if attention not in ATTENTION:
+            raise StylelabError(f"unknown attention {attention!r}; valid: {', '.join(ATTENTION)}")
+        self.attention = attention
+        self.attention_only = False  # see freeze_all_but_attention
         self.encoder = encoder
         self.levels = ladder(encoder)  # {2: tap, 4: tap, 8: tap, 16: tap}
         ch = {s: encoder.channels[t] for s, t in self.levels.items()}
         self.heads, self.width = heads, float(width)
         self.style_weight, self.attention_weight = float(style_weight), float(attention_weight)
         self.identity_weight, self.shift_average = float(identity_weight), bool(shift_average)
-        self.a2k3 = A2K(ch[4], REGION[4], heads)
-        self.a2k4 = A2K(ch[8], REGION[8], heads)
+        prefix = ATTENTION[attention]  # the layers: a2k3, a2k4, a2k5 or sanet3, ...
+        with torch.no_grad():
+            for level, stride, c in ((3, 4, ch[4]), (4, 8, ch[8]), (5, 16, ch[8])):
+                setattr(
+                    self, f"{prefix}{level}", attention_layer(attention, c, REGION[stride], heads)
+                )
         self.project5 = zero_(nn.Conv2d(ch[16], ch[8], 1))
-        self.a2k5 = A2K(ch[8], REGION[16], heads)
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(ch[8], ch[8], 3))
         self.decoder = SkipDecoder(ch[8], ch[4], stride=8, width=width)
         with torch.no_grad():
-            for layer in (self.a2k3, self.a2k4, self.a2k5):
-                zero_(layer.fusion1), zero_(layer.fusion2)  # each A2K starts as the identity
             conv = self.merge[1]
             zero_(conv)
             conv.weight[:, :, 1, 1] = torch.eye(ch[8])  # the merge starts as the identity
@@ -101,19 +135,46 @@ class StyA2KNet(nn.Module):
         return self
 
     # -- what trains, and its config --
+    def layers(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """The attention layers at strides 4, 8, 16 (relu3_1, relu4_1, relu5_1)."""
+        prefix = ATTENTION[self.attention]
+        return tuple(getattr(self, f"{prefix}{level}") for level in (3, 4, 5))
+
+    def layer_keys(self, state: dict) -> list[str]:
+        prefixes = tuple(f"{ATTENTION[self.attention]}{level}." for level in (3, 4, 5))
+        return [k for k in state if k.startswith(prefixes)]
+
+    def freeze_all_but_attention(self) -> None:
+        """Train only the three attention layers: the decoder, merge and projection stay as
+        loaded (the all-to-all baseline is fine-tuned on A2K's, so only the layer differs)."""
+        self.attention_only = True
+        for name, p in self.named_parameters():
+            p.requires_grad_(name in self.layer_keys(dict(self.named_parameters())))
+
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        if self.attention_only:
+            return {k: state[k] for k in self.layer_keys(state)}
+        return state
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("encoder.")]
+        """The weights `trainable_state_dict` gives (with attention_only, only the layers');
+        an A2K network's weights also fit the all-to-all baseline (`from_a2k_state`)."""
+        if self.attention == "all_to_all" and "a2k3.q.weight" in state:
+            state = from_a2k_state(state)
+        expected = self.trainable_state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(self.state_dict()))
         if missing or unexpected:
             raise StylelabError(f"StyA2K weights: missing {missing}, unexpected {unexpected}")
+        self.load_state_dict(state, strict=False)
 
     def config(self) -> dict:
         return {
             **self.decoder.config(),
             "levels": {str(s): t for s, t in self.levels.items()},
+            "attention": self.attention,
+            "attention_only": self.attention_only,
             "heads": self.heads,
             "style_weight": self.style_weight,
             "attention_weight": self.attention_weight,
@@ -133,10 +194,11 @@ class StyA2KNet(nn.Module):
     def transform(self, fc: dict, fs: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(T at stride 8, Z_3 at stride 4) from content and style features {tap: map}."""
         t3, t4, t5 = (self.levels[s] for s in (4, 8, 16))
-        z5 = self.a2k5(self.project5(fc[t5]), self.project5(fs[t5]))  # (N, C4, H/16, W/16)
-        z4 = self.a2k4(fc[t4], fs[t4])  # (N, C4, H/8, W/8)
+        layer3, layer4, layer5 = self.layers()
+        z5 = layer5(self.project5(fc[t5]), self.project5(fs[t5]))  # (N, C4, H/16, W/16)
+        z4 = layer4(fc[t4], fs[t4])  # (N, C4, H/8, W/8)
         t = self.merge(z4 + F.interpolate(z5, scale_factor=2, mode="nearest"))
-        return t, self.a2k3(fc[t3], fs[t3])  # (N, C3, H/4, W/4)
+        return t, layer3(fc[t3], fs[t3])  # (N, C3, H/4, W/4)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W), (N or 1, 3, H', W'), sides multiples of 64 -> (N, 3, H, W)."""
@@ -177,29 +239,100 @@ class StyA2KNet(nn.Module):
         return total, terms
 
     # -- inference --
-    @torch.no_grad()
-    def stylize(self, content_img: torch.Tensor, style_img: torch.Tensor) -> torch.Tensor:
-        """Content (N, 3, H, W) and one style (1, 3, H', W') in [0, 1] -> (N, 3, H, W).
+    def _fit_sides(self, img: torch.Tensor, what: str) -> torch.Tensor:
+        if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[1] != 3:
+            got = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
+            raise StylelabError(f"{what} must be (N, 3, H, W), got {got}")
+        return img.to(next(self.decoder.parameters()).device).float()
 
-        The content is padded (edge pixels repeated) and the style resized to sides that are
+    @torch.no_grad()
+    def stylize(
+        self,
+        content_img: torch.Tensor,
+        style_imgs,
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        preserve_color: bool = False,
+    ) -> torch.Tensor:
+        """Content (N, 3, H, W) and K styles (1, 3, H', W') in [0, 1] -> (N, 3, H, W).
+
+        alpha: style strength in [0, 1], as SANet's code: alpha·(T, Z) + (1 − alpha)·(T, Z)
+        of the content as its own style; weights: K mixing weights of the styles' (T, Z);
+        preserve_color: each style recoloured to the content's colours first.
+        The content is padded (edge pixels repeated) and each style resized to sides that are
         multiples of 64, which the block sides need; the output is cropped back.
         """
+        alpha = check_alpha(alpha)
+        styles = [style_imgs] if isinstance(style_imgs, torch.Tensor) else list(style_imgs)
+        if not styles:
+            raise StylelabError("need at least one style image")
+        ws = normalize_weights(weights, len(styles))
         was_training = self.training
         self.eval()
-        device = next(self.decoder.parameters()).device
-        content, style = content_img.to(device).float(), style_img.to(device).float()
-        for img, what in ((content, "content image"), (style, "style image")):
-            if img.dim() != 4 or img.shape[1] != 3:
-                raise StylelabError(f"{what} must be (N, 3, H, W), got {tuple(img.shape)}")
+        content = self._fit_sides(content_img, "content image")
+        styles = [self._fit_sides(s, f"style image {i}") for i, s in enumerate(styles)]
+        if preserve_color:
+            styles = [recolor_style(s, content) for s in styles]
         h, w = content.shape[-2:]
-        ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
-        content = F.pad(content, (0, pw, 0, ph), mode="replicate")
-        sh, sw = (max(MULTIPLE, round(x / MULTIPLE) * MULTIPLE) for x in style.shape[-2:])
-        if (sh, sw) != tuple(style.shape[-2:]):
-            style = F.interpolate(style, size=(sh, sw), mode="bilinear", antialias=True)
-        out = self(content, style)[..., :h, :w].clamp(0.0, 1.0)
+        content = F.pad(content, (0, (-w) % MULTIPLE, 0, (-h) % MULTIPLE), mode="replicate")
+        taps = [self.levels[s] for s in (4, 8, 16)]
+        fc = self.encode(content, taps)
+        t, z = 0.0, 0.0
+        for weight, style in zip(ws, styles):
+            sh, sw = (max(MULTIPLE, round(x / MULTIPLE) * MULTIPLE) for x in style.shape[-2:])
+            if (sh, sw) != tuple(style.shape[-2:]):
+                style = F.interpolate(style, size=(sh, sw), mode="bilinear", antialias=True)
+            t_k, z_k = self.transform(fc, self.encode(style, taps))
+            t, z = t + weight * t_k, z + weight * z_k
+        if alpha < 1.0:
+            t_c, z_c = self.transform(fc, fc)  # the content as its own style
+            t, z = alpha * t + (1 - alpha) * t_c, alpha * z + (1 - alpha) * z_c
+        out = self.decoder(t, z)[..., :h, :w].clamp(0.0, 1.0)
         self.train(was_training)
         return out
+
+
+@contextmanager
+def switched(model: StyA2KNet, **settings):
+    """Inference switches on an A2K network's three layers, restored on exit:
+
+        with switched(net, use_pa=False): ...           # every layer
+        with switched(net, region=(4, 4, 2)): ...       # per layer, strides 4, 8, 16
+
+    use_da, use_pa (drop a branch), match_blocks (PA's step 1), heads, region (block side).
+    """
+    layers = model.layers()
+    if model.attention != "a2k":
+        raise StylelabError("switches apply to A2K layers; this network is all-to-all")
+    unknown = [name for name in settings if name not in SWITCHES]
+    if unknown:
+        raise StylelabError(f"unknown switch {unknown[0]!r}; valid: {', '.join(SWITCHES)}")
+    saved = [{name: getattr(layer, name) for name in settings} for layer in layers]
+    try:
+        for name, value in settings.items():
+            values = value if isinstance(value, tuple | list) else (value,) * len(layers)
+            for layer, v in zip(layers, values):
+                if name == "heads":
+                    check_heads(layer.channels, v)
+                setattr(layer, name, v)
+        yield model
+    finally:
+        for layer, old in zip(layers, saved):
+            for name, v in old.items():
+                setattr(layer, name, v)
+
+
+def from_a2k_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An A2K network's weights, mapped onto the all-to-all baseline: every weight outside the
+    attention layers as it is, and each SANet's q, k, v, out from its A2K's distributed-
+    attention q, k, v and fusion1 (DA is the branch closest to all-to-all attention; PA's
+    weights and DA's gate are dropped)."""
+    out = {k: v for k, v in state.items() if not k.startswith(("a2k3.", "a2k4.", "a2k5."))}
+    for level in (3, 4, 5):
+        for src, dst in (("q", "q"), ("k", "k"), ("v", "v"), ("fusion1", "out")):
+            for kind in ("weight", "bias"):
+                out[f"sanet{level}.{dst}.{kind}"] = state[f"a2k{level}.{src}.{kind}"]
+    return out
 
 
 def from_config(encoder: nn.Module, config: dict) -> StyA2KNet:
@@ -212,7 +345,10 @@ def from_config(encoder: nn.Module, config: dict) -> StyA2KNet:
         attention_weight=config.get("attention_weight", 1.25),
         identity_weight=config.get("identity_weight", 0.0),
         shift_average=bool(config.get("shift_average") or False),
+        attention=config.get("attention", "a2k"),
     )
+    if config.get("attention_only"):
+        model.freeze_all_but_attention()
     levels = config.get("levels")
     if levels is not None and levels != model.config()["levels"]:
         raise StylelabError(

@@ -54,7 +54,8 @@ def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(x.shape[0], heads, x.shape[1] // heads, *x.shape[2:])
 
 
-ALL_TO_ALL_BACKENDS = ("torch", "numba", "cuda")
+ALL_TO_ALL_BACKENDS = ("torch", "chunked", "numba", "cuda")
+CHUNK_SCORES = 2**25  # "chunked": 32 M float32 scores (128 MiB) per slice of queries
 
 
 def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
@@ -62,9 +63,11 @@ def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
 
     out[p] = Σ_j softmax_j(<q_p, k_j>) v_j per head, no 1/√d scaling (SANet).
     backend "torch": dense, stores the (B, h, Hc·Wc, Hs·Ws) scores (quadratic memory),
-    autograd. "numba": streamed with an online softmax (`kernels.attention_cpu`), memory
-    linear in the pixels, no autograd. "cuda": the same stream on a GPU
-    (`kernels.attention_cuda`; numba's simulator without one).
+    autograd. "chunked": the same dense einsums over slices of the queries, so at most
+    CHUNK_SCORES scores exist at once without autograd (with autograd every slice's
+    softmax is kept for the backward, as dense). "numba": streamed with an online softmax
+    (`kernels.attention_cpu`), memory linear in the pixels, no autograd. "cuda": the same
+    stream on a GPU (`kernels.attention_cuda`; numba's simulator without one).
     """
     check_heads(q.shape[1], heads)
     check_heads(v.shape[1], heads)
@@ -75,9 +78,15 @@ def all_to_all(q, k, v, heads: int = 1, backend: str = "torch") -> torch.Tensor:
     b, _, hc, wc = q.shape
     qh = split_heads(q.flatten(2), heads)  # (B, h, d, Lq)
     kh, vh = split_heads(k.flatten(2), heads), split_heads(v.flatten(2), heads)  # (B, h, d|e, Lk)
-    scores = torch.einsum("bhdp,bhdj->bhpj", qh, kh).softmax(dim=-1)  # (B, h, Lq, Lk)
-    out = torch.einsum("bhpj,bhej->bhep", scores, vh)  # (B, h, e, Lq)
-    return out.reshape(b, v.shape[1], hc, wc)
+    step = qh.shape[-1]
+    if backend == "chunked":
+        step = max(1, CHUNK_SCORES // (b * heads * kh.shape[-1]))
+    outs = []
+    for start in range(0, qh.shape[-1], step):
+        part = qh[..., start : start + step]  # (B, h, d, step)
+        scores = torch.einsum("bhdp,bhdj->bhpj", part, kh).softmax(dim=-1)  # (B, h, step, Lk)
+        outs.append(torch.einsum("bhpj,bhej->bhep", scores, vh))  # (B, h, e, step)
+    return torch.cat(outs, dim=-1).reshape(b, v.shape[1], hc, wc)
 
 
 def aggregate_keys(k, v, alpha, beta):
@@ -101,11 +110,25 @@ def blocked_heads(q, k, v, s: int, heads: int):
     return tuple(split_heads(block(x, s), heads) for x in (q, k, v))
 
 
-def distributed_attention(q, k, v, s: int, heads: int, alpha=1.0, beta=0.0) -> torch.Tensor:
-    """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
+def distributed_attention(
+    q, k, v, s: int, heads: int, alpha=1.0, beta=0.0, backend: str = "torch"
+) -> torch.Tensor:
+    """DA (eq. 6-9): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc).
+
+    Its attention step is all-to-all attention of every query to the n_s aggregated keys, so
+    any `all_to_all` backend but "torch" runs it that way: "chunked" bounds the (B, h, Hc·Wc,
+    n_s) scores, which at a fixed block side still grow as the square of the pixels
+    (34 GB at a 512² map, s = 8); "numba" and "cuda" stream them. "torch" is the blocked
+    einsum as the official code writes it.
+    """
     h, w = q.shape[-2:]
     qb, kb, vb = blocked_heads(q, k, v, s, heads)
     k_agg, v_agg = aggregate_keys(kb, vb, alpha, beta)  # (B, h, d, n_s), (B, h, e, n_s)
+    if backend != "torch":
+        b, n = k_agg.shape[0], k_agg.shape[-1]
+        k_map = k_agg.reshape(b, -1, 1, n)  # (B, C, 1, n_s): the aggregated keys as a map
+        v_map = v_agg.reshape(b, -1, 1, n)
+        return all_to_all(q, k_map, v_map, heads, backend)
     scores = torch.einsum("bhdxy,bhdz->bhyxz", qb, k_agg).softmax(dim=-1)  # (B, h, r, n_c, n_s)
     out = torch.einsum("bhyxz,bhez->bhexy", scores, v_agg)  # (B, h, e, n_c, r)
     return unblock(out.flatten(1, 2), s, h, w)
@@ -119,11 +142,24 @@ def match_blocks(qb: torch.Tensor, kb: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bhdxy,bhdzy->bhxz", qb, kb).argmax(dim=-1)
 
 
-def progressive_attention(q, k, v, s: int, heads: int) -> torch.Tensor:
-    """PA (eq. 10-12): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc)."""
+def progressive_attention(q, k, v, s: int, heads: int, match: bool = True) -> torch.Tensor:
+    """PA (eq. 10-12): q (B, C, Hc, Wc), k, v (B, C, Hs, Ws) -> (B, C, Hc, Wc).
+
+    match=False skips step 1 (an ablation): each query block attends inside the style block at
+    the same position, so content and style maps must have the same size.
+    """
     h, w = q.shape[-2:]
     qb, kb, vb = blocked_heads(q, k, v, s, heads)
-    idx = match_blocks(qb, kb)[:, :, None, :, None]  # (B, h, 1, n_c, 1); argmax: no gradient
+    if match:
+        idx = match_blocks(qb, kb)  # (B, h, n_c); argmax: no gradient
+    elif q.shape[-2:] != k.shape[-2:]:
+        raise StylelabError(
+            f"PA without block matching pairs blocks by position: the query map is "
+            f"{h}x{w} and the key map {k.shape[-2]}x{k.shape[-1]}; resize the style to the content"
+        )
+    else:
+        idx = torch.arange(qb.shape[3], device=q.device).expand(*qb.shape[:2], -1)
+    idx = idx[:, :, None, :, None]  # (B, h, 1, n_c, 1)
     k_match = kb.gather(3, idx.expand(-1, -1, kb.shape[2], -1, kb.shape[-1]))  # (B, h, d, n_c, r)
     v_match = vb.gather(3, idx.expand(-1, -1, vb.shape[2], -1, vb.shape[-1]))  # (B, h, e, n_c, r)
     scores = torch.einsum("bhdxy,bhdxz->bhxyz", qb, k_match).softmax(dim=-1)  # (B, h, n, r, r)

@@ -126,32 +126,16 @@ def parse_sizes(text: str | None, quick: bool = False) -> list[int]:
 # the layers and their inputs
 
 
-class AllToAllLayer(nn.Module):
-    """SANet-style: content + out(all_to_all(q(mvn c), k(mvn s), v(s))); bench-only."""
-
-    def __init__(self, channels: int, heads: int = HEADS, backend: str = "torch"):
-        super().__init__()
-        self.heads, self.backend = heads, backend
-        self.q, self.k, self.v, self.out = (nn.Conv2d(channels, channels, 1) for _ in range(4))
-
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        from stylelab.attention.ops import all_to_all
-        from stylelab.stats import mvn
-
-        q, k, v = self.q(mvn(content)), self.k(mvn(style)), self.v(style)
-        return content + self.out(all_to_all(q, k, v, heads=self.heads, backend=self.backend))
-
-
 def build(method: str, channels: int, heads: int = HEADS, region: int = REGION) -> nn.Module:
     """The layer `method` names, with seeded weights, in eval mode."""
-    from stylelab.attention.a2k import A2K
+    from stylelab.attention import A2K, SANet
 
     torch.manual_seed(0)
     if method == "a2k":
-        layer = A2K(channels, region=region, heads=heads)
+        layer = A2K(channels, region=region, heads=heads)  # DA as the official einsum
     else:
         backend = "numba" if method == "all_to_all_streamed" else "torch"
-        layer = AllToAllLayer(channels, heads, backend)
+        layer = SANet(channels, heads, backend)
     return layer.eval()
 
 

@@ -25,6 +25,25 @@ GOALS = {
 }
 
 
+def predicted_macs(method: str, side: int, channels: int, region: int = 8, stride: int = 8):
+    """Multiply-adds of one forward of `method` (bench names) on an image of `side`, counted
+    from the ops: eq. 15 read with the official code's fixed block side s (n = L / s² blocks):
+
+        all-to-all  4 L C²  (q, k, v, out)  +  2 L² C          (scores, weighted sum)
+        A2K         8 L C²  (6 projections, 2 fusions)  +  2 L n C  (DA)
+                    +  n² r C = L n C  (PA step 1)  +  2 L r C  (PA step 3)
+
+    with L = (side / stride)² positions. The streamed kernel does dense all-to-all's work.
+    At a fixed s the n² terms still grow as L², with 1/s² of all-to-all's constant.
+    """
+    length, c = (side // stride) ** 2, channels
+    if method.startswith("all_to_all"):
+        return 4 * length * c * c + 2 * length * length * c
+    r = region * region
+    n = length // r
+    return 8 * length * c * c + 3 * length * n * c + 2 * length * r * c
+
+
 def exponents(sizes_res: dict, method: str) -> dict:
     """Least-squares slopes of log(seconds) and log(peak MiB) against log(pixels)."""
     done = [(int(k), row[method]) for k, row in sizes_res.items() if "seconds" in row[method]]

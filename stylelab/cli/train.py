@@ -17,6 +17,7 @@ from stylelab.core.errors import StylelabError
 from stylelab.training.recipes import DEFAULTS, RECIPES
 from stylelab.training.runs import (
     _prepare_out,
+    describe_base,
     describe_init,
     init_chain,
     init_weights,
@@ -113,6 +114,8 @@ def _config_from_args(args) -> dict:
         config["shift_average"] = args.shift_average == "on"
     if args.init_from:
         config["init_from"] = describe_init(Path(args.init_from))
+    if config.get("base"):  # a recipe that fine-tunes a shipped model: pin its weights
+        config["base"] = describe_base(config["base"])
     return config
 
 
@@ -200,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
                 "device": str(device),
                 "command": retrain_command(config, result["step"], str(out)),
             }
-            if config.get("init_from"):
-                meta["init_from"] = config["init_from"]
+            for key in ("init_from", "base"):
+                if config.get(key):
+                    meta[key] = config[key]
             entry = zoo.publish(config["model"], recipe.model, meta)
             print(f"published {config['model']} -> data/weights/{entry['file']}")
     elif args.publish:

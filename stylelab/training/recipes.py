@@ -110,7 +110,8 @@ def adain_decoder_state(encoder, width: float) -> dict[str, torch.Tensor]:
 
 
 def recipe_a2k(config: dict, device: torch.device) -> Recipe:
-    """StyA2K at book size (`stylelab.attention.net`), its decoder started from AdaIN's."""
+    """StyA2K at book size (`stylelab.attention.net`), its decoder started from AdaIN's; with
+    config attention "all_to_all" (model all_to_all), the same network with SANet layers."""
     from stylelab.attention.net import from_config
     from stylelab.core.errors import StylelabError
     from stylelab.encoders import load_encoder
@@ -122,10 +123,17 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
         )
     encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
     model = from_config(encoder, config)
-    if config.get("init_adain", True) and not config.get("init_from"):
+    if config.get("base"):  # fine-tune a shipped network's attention layers, the rest frozen
+        from stylelab.training.runs import base_weights
+
+        model.load_trainable_state_dict(base_weights(config["base"]))
+        model.freeze_all_but_attention()
+    elif config.get("init_adain", True) and not config.get("init_from"):
         model.init_from_adain(adain_decoder_state(encoder, model.width))
     model = model.to(device)
-    trainable = [p for k, p in model.named_parameters() if not k.startswith("encoder.")]
+    trainable = [
+        p for k, p in model.named_parameters() if not k.startswith("encoder.") and p.requires_grad
+    ]
     optimizer = torch.optim.Adam(trainable, lr=config["lr"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
     data = training_data(config)
@@ -142,22 +150,26 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
 RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {
     "adain": recipe_adain,
     "a2k": recipe_a2k,
+    "all_to_all": recipe_a2k,  # the same recipe; config["attention"] picks the layer
 }
 
 
 # hyperparameters each recipe reads from config.json; the CLI fills them
+A2K_DEFAULTS = {
+    "lr": 1e-4,
+    "lr_decay": 5e-5,
+    "style_weight": 10.0,
+    "attention_weight": 1.25,
+    "width": 0.25,
+    "heads": 8,
+    "shift_average": None,
+    "identity_weight": 0.0,
+    "init_adain": True,
+}
 DEFAULTS = {
-    "a2k": {
-        "lr": 1e-4,
-        "lr_decay": 5e-5,
-        "style_weight": 10.0,
-        "attention_weight": 1.25,
-        "width": 0.25,
-        "heads": 8,
-        "shift_average": None,
-        "identity_weight": 0.0,
-        "init_adain": True,
-    },
+    "a2k": {**A2K_DEFAULTS, "attention": "a2k"},
+    # the baseline: A2K's shipped network with SANet layers, only they train (`base`)
+    "all_to_all": {**A2K_DEFAULTS, "attention": "all_to_all", "base": "a2k"},
     "adain": {
         "lr": 1e-4,
         "lr_decay": 5e-5,

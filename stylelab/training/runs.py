@@ -56,12 +56,46 @@ def describe_init(path: Path) -> dict:
     return init
 
 
+def describe_base(name: str) -> dict:
+    """A shipped zoo model that a run fine-tunes on (config "base", e.g. the all-to-all
+    baseline on A2K): its name, its weights' sha256, and the steps, minutes and command in it."""
+    from stylelab.core import weights
+
+    try:
+        entry = weights.manifest_entry(name)
+    except StylelabError as err:
+        raise StylelabError(f"this run fine-tunes the shipped {name} weights: {err}") from err
+    return {
+        "name": name,
+        "sha256": entry["sha256"],
+        "steps": entry.get("steps", 0),
+        "train_minutes": entry.get("train_minutes", 0.0),
+        "command": entry.get("command"),
+    }
+
+
+def base_weights(base: dict) -> dict[str, torch.Tensor]:
+    """The shipped weights `describe_base` recorded, checked to be the same file."""
+    from stylelab.core import weights
+
+    entry = weights.manifest_entry(base["name"])
+    if entry["sha256"] != base["sha256"]:
+        raise StylelabError(
+            f"fine-tuned on the {base['name']} weights with sha256 {base['sha256'][:12]}, but "
+            f"the shipped {base['name']} weights are now {entry['sha256'][:12]}: retrain it"
+        )
+    return {k: v.float() for k, v in weights.load_shipped(base["name"]).items()}
+
+
 def init_chain(config: dict) -> list[dict]:
-    """The `init_from` records a run (or manifest entry) started from, earliest first."""
+    """The stages a run (or manifest entry) started from, earliest first: its `base` (a
+    shipped model it fine-tunes), then the `init_from` records."""
     chain, init = [], config.get("init_from")
     while init:
         chain.insert(0, init)
         init = init.get("init_from")
+    if config.get("base"):  # a shipped model it fine-tunes: the first stage
+        chain.insert(0, config["base"])
     return chain
 
 

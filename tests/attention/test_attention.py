@@ -60,6 +60,36 @@ def test_distributed_attention_is_the_loop(case, alpha, beta):
     close(out, ref.distributed_attention_reference(q[0], k[0], v[0], s, heads, alpha, beta))
 
 
+@settings(max_examples=30, deadline=None)
+@given(maps(), st.sampled_from(["chunked", "numba"]))
+def test_distributed_attention_through_an_all_to_all_backend_is_the_loop(case, backend):
+    """DA's attention step run as all-to-all attention to the aggregated keys."""
+    q, k, v, s, heads = case
+    out = distributed_attention(q, k, v, s, heads, 0.5, -0.3, backend=backend)
+    close(out, ref.distributed_attention_reference(q[0], k[0], v[0], s, heads, 0.5, -0.3))
+
+
+def test_pa_without_block_matching_attends_inside_the_aligned_block():
+    """match=False: each block's softmax runs over the style block at the same place."""
+    g = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(1, 4, 4, 6, generator=g, dtype=torch.float64) for _ in range(3))
+    out = progressive_attention(q, k, v, 2, heads=2, match=False)
+    expected = np.zeros((4, 4, 6))
+    for head in range(2):
+        ch = slice(2 * head, 2 * head + 2)
+        for by in range(0, 4, 2):
+            for bx in range(0, 6, 2):
+                part = (slice(by, by + 2), slice(bx, bx + 2))
+                qs, ks, vs = (
+                    x[0, ch][:, part[0], part[1]].reshape(2, 4).T.numpy() for x in (q, k, v)
+                )
+                local = ref.attention_reference(qs, ks, vs)  # (4 positions, 2 channels)
+                expected[ch, part[0], part[1]] = local.T.reshape(2, 2, 2)
+    close(out, expected)
+    with pytest.raises(StylelabError, match="resize the style to the content"):
+        progressive_attention(q, k[..., :4], v[..., :4], 2, heads=2, match=False)
+
+
 @settings(max_examples=40, deadline=None)
 @given(maps())
 def test_progressive_attention_is_the_loop(case):
@@ -205,6 +235,22 @@ def test_streamed_all_to_all_is_the_dense_one(case):
     )
 
 
+def test_chunked_all_to_all_is_the_dense_one_across_slices(monkeypatch):
+    """Slices of 5 queries (so the last one is short) give the dense result and gradients."""
+    from stylelab.attention import ops
+
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 4, 3, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    monkeypatch.setattr(ops, "CHUNK_SCORES", 2 * 2 * 12 * 5)  # B · heads · keys · 5 queries
+    q.requires_grad_(True)
+    got = all_to_all(q, k, v, heads=2, backend="chunked")
+    (grad_got,) = torch.autograd.grad(got.sum(), q)
+    want = all_to_all(q, k, v, heads=2)
+    (grad_want,) = torch.autograd.grad(want.sum(), q)
+    torch.testing.assert_close(got, want, **TOL)
+    torch.testing.assert_close(grad_got, grad_want, **TOL)
+
+
 def test_streamed_all_to_all_survives_logits_that_overflow_float32():
     q = torch.full((1, 4, 3, 3), 60.0)
     k = torch.full((1, 4, 3, 3), 60.0)
@@ -215,7 +261,9 @@ def test_streamed_all_to_all_survives_logits_that_overflow_float32():
 
 
 def test_unknown_backend_is_named():
-    with pytest.raises(StylelabError, match="unknown backend .gpu.; valid: torch, numba, cuda"):
+    with pytest.raises(
+        StylelabError, match="unknown backend .gpu.; valid: torch, chunked, numba, cuda"
+    ):
         all_to_all(
             torch.zeros(1, 2, 2, 2),
             torch.zeros(1, 2, 2, 2),

@@ -87,3 +87,93 @@ def test_train_a2k_runs_and_resumes(tmp_path):
     assert main([*args, "--steps", "3", "--resume"]) == 0
     bad = ["train", "a2k", "--size", "96", "--steps", "1", "--out", str(tmp_path / "x")]
     assert main(bad) == 2  # one line: crops must be multiples of 64
+
+
+@pytest.mark.parametrize("attention", ["a2k", "all_to_all"])
+def test_both_attentions_start_as_the_identity_layer(encoder, attention):
+    """Zero output convs: each attention layer returns its content features untouched."""
+    net = StyA2KNet(encoder, width=0.125, heads=4, attention=attention)
+    g = torch.Generator().manual_seed(1)
+    for layer in net.layers():
+        x, y = (torch.randn(1, layer.q.in_channels, 8, 8, generator=g) for _ in range(2))
+        torch.testing.assert_close(layer(x, y), x)
+
+
+def test_all_to_all_takes_an_a2k_networks_weights(encoder):
+    """The fine-tune's start: DA's q, k, v, fusion1 become SANet's q, k, v, out; the rest as is."""
+    torch.manual_seed(0)
+    a2k = StyA2KNet(encoder, width=0.125, heads=4)
+    for p in a2k.parameters():
+        if p.requires_grad:
+            p.data.normal_()
+    baseline = StyA2KNet(encoder, width=0.125, heads=4, attention="all_to_all")
+    baseline.load_trainable_state_dict(a2k.trainable_state_dict())
+    torch.testing.assert_close(baseline.sanet4.q.weight, a2k.a2k4.q.weight)
+    torch.testing.assert_close(baseline.sanet5.out.bias, a2k.a2k5.fusion1.bias)
+    torch.testing.assert_close(baseline.decoder.state_dict(), a2k.decoder.state_dict())
+    with pytest.raises(StylelabError, match="unknown attention 'dense'"):
+        StyA2KNet(encoder, attention="dense")
+
+
+def test_stylize_alpha_mix_and_colour(encoder):
+    """alpha 0: the content as its own style; weights (1, 0): the first style alone."""
+    torch.manual_seed(0)
+    net = StyA2KNet(encoder, width=0.125, heads=4)
+    for name in ("fusion1", "fusion2"):  # non-zero, so the styles make a difference
+        for layer in net.layers():
+            getattr(layer, name).weight.data.normal_(0, 0.05)
+    g = torch.Generator().manual_seed(2)
+    c, s1, s2 = (torch.rand(1, 3, 64, 128, generator=g) for _ in range(3))
+    torch.testing.assert_close(net.stylize(c, s1, alpha=0.0), net.stylize(c, c))
+    torch.testing.assert_close(net.stylize(c, [s1, s2], weights=[1, 0]), net.stylize(c, s1))
+    assert not torch.allclose(net.stylize(c, s1), net.stylize(c, s2))
+    assert net.stylize(c, s1, preserve_color=True).shape == c.shape
+    with pytest.raises(StylelabError, match="alpha"):
+        net.stylize(c, s1, alpha=1.5)
+    with pytest.raises(StylelabError, match="style image 0 must be"):
+        net.stylize(c, torch.rand(3, 64, 64))
+
+
+def test_the_all_to_all_baseline_fine_tunes_a_shipped_a2k(isolated_weights, encoder, tmp_path):
+    """Through the CLI: only the SANet layers train and ship; loading puts the pinned A2K
+    weights under them; a changed A2K file is refused with the commands that remake both."""
+    from stylelab.cli import main
+    from stylelab.training import zoo
+
+    torch.manual_seed(0)
+    a2k = StyA2KNet(encoder, width=0.125, heads=4)
+    meta = {"encoder": encoder.name, "config": a2k.config(), "steps": 7, "train_minutes": 1.5}
+    zoo.publish("a2k", a2k, {**meta, "command": "stylelab train a2k (test)"})
+    args = ["train", "all_to_all", "--size", "64", "--batch", "1", "--width", "0.125"]
+    args += ["--threads", "1", "--no-progress", "--sample-every", "0", "--style-pool", "2"]
+    assert main([*args, "--steps", "2", "--out", str(tmp_path / "run"), "--publish"]) == 0
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert ckpt and all(k.startswith(("sanet3.", "sanet4.", "sanet5.")) for k in ckpt)
+    entry = zoo._entry("all_to_all")
+    assert entry["base"]["name"] == "a2k" and entry["steps"] == 2 + 7
+    loaded = zoo.load("all_to_all", device="cpu")
+    torch.testing.assert_close(loaded.decoder.state_dict(), a2k.decoder.half().float().state_dict())
+    torch.testing.assert_close(loaded.sanet4.q.weight, ckpt["sanet4.q.weight"].half().float())
+    zoo.publish("a2k", StyA2KNet(encoder, width=0.125, heads=4), {**meta, "command": "x"})
+    hint = r"retrain it with `stylelab train a2k \(test\)` then `stylelab train all_to_all"
+    with pytest.raises(StylelabError, match=hint):
+        zoo.load("all_to_all", device="cpu")
+
+
+def test_switches_change_the_layers_and_are_restored(encoder):
+    from stylelab.attention.net import switched
+
+    net = StyA2KNet(encoder, width=0.125, heads=4)
+    with switched(net, use_pa=False, region=(4, 2, 1), heads=1):
+        assert [layer.region for layer in net.layers()] == [4, 2, 1]
+        assert not any(layer.use_pa for layer in net.layers())
+        assert net.stylize(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)).shape[-1] == 64
+    assert [layer.region for layer in net.layers()] == [8, 8, 4]
+    assert all(layer.use_pa and layer.heads == 4 for layer in net.layers())
+    with pytest.raises(StylelabError, match="unknown switch 'dropout'"):
+        with switched(net, dropout=0.1):
+            pass
+    with pytest.raises(StylelabError, match="cannot be split into 5 heads"):
+        with switched(net, heads=5):
+            pass
+    assert all(layer.heads == 4 for layer in net.layers())

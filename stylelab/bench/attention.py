@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from stylelab.bench.methods import child_result, is_oom
+from stylelab.bench.timing import time_guard
 from stylelab.core.errors import StylelabError
 
 SIZES = (256, 512, 1024, 2048)
@@ -211,19 +212,6 @@ def memory_guard(method: str, side: int, channels: int, available: int | None) -
             f"over {MEMORY_FRACTION:.0%} of the {_size(available)} available"
         )
     return None
-
-
-def time_guard(side: int, previous: tuple[int, float] | None, limit: float) -> str | None:
-    """Why a size would take too long: the last size's time times the pixel ratio squared."""
-    if previous is None:
-        return None
-    predicted = previous[1] * (side / previous[0]) ** 4
-    if predicted <= limit:
-        return None
-    return (
-        f"would take about {predicted:.0f} s per forward ({previous[1]:.1f} s at {previous[0]} "
-        f"px, quadratic in pixels); over the --max-call-s limit of {limit:g} s"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ one `model.stylize(content, style)` call (encoder + transform + decoder) on an S
 
 A size that runs out of memory (MemoryError, a RuntimeError saying "out of memory" or "can't
 allocate", or the child killed by the kernel) is recorded with its error, and the method's
-larger sizes are skipped. A method whose weights are missing is recorded with the reason.
+larger sizes are skipped; so is a size whose predicted time per call (the previous size's,
+times the pixel ratio squared) exceeds --max-call-s, before anything runs. A method whose
+weights are missing is recorded with the reason.
 The fitted exponents are the least-squares slopes of log(seconds) and log(peak MiB) against
 log(pixels): about 1 for a method linear in pixels, about 2 for quadratic attention.
 """
@@ -34,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from stylelab.bench.timing import time_guard
 from stylelab.core.errors import StylelabError
 
 SIZES = (256, 512, 1024, 2048)
@@ -43,6 +46,7 @@ WARM_UP_SIDE = 64  # the child's warm-up call (thread pools, lazy init) before t
 SECONDS_PER_SIZE = 10.0  # the timed repeats of one size fill about this long...
 MIN_REPEATS, MAX_REPEATS = 2, 5  # ...within these bounds
 CHILD_TIMEOUT_S = 1800
+MAX_CALL_S = 120.0  # default --max-call-s: all-to-all at 1024 px would take minutes per call
 OOM_MARKERS = ("out of memory", "can't allocate")
 
 MEMORY_METHOD = (
@@ -71,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: cores)")
     parser.add_argument(
         "--repeats", type=int, help="timed calls per size after the warm-up (default 2 to 5)"
+    )
+    parser.add_argument(
+        "--max-call-s",
+        type=float,
+        default=MAX_CALL_S,
+        help=f"skip a size whose predicted time per call exceeds this (default {MAX_CALL_S:g})",
     )
     parser.add_argument("--quick", action="store_true", help="sides 64,96, one repeat (tests)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -233,7 +243,9 @@ def time_call(model, content, style, quick: bool, repeats: int | None) -> tuple[
         return warm, [timed(lambda: model.stylize(content, style))[0] for _ in range(n)]
 
 
-def measure_method(name, sizes, threads, images, quick=False, repeats=None) -> dict:
+def measure_method(
+    name, sizes, threads, images, quick=False, repeats=None, max_call_s=None
+) -> dict:
     """One method over `sizes` (ascending) until it runs out of memory; see the docstring."""
     import gc
 
@@ -255,6 +267,13 @@ def measure_method(name, sizes, threads, images, quick=False, repeats=None) -> d
     }
     for size in sizes:
         key = str(size)
+        done = [int(k) for k in res["seconds"]]
+        previous = (done[-1], res["seconds"][str(done[-1])]) if done else None
+        why = time_guard(size, previous, max_call_s) if max_call_s is not None else None
+        if why is not None:
+            res["errors"][key] = why
+            _progress(f"{name} {size}²: {why}; larger sizes skipped")
+            break
         mem = peak_memory(name, size, threads, images(size)[0].parent)
         if "error" in mem:
             res["errors"][key] = mem["error"]
@@ -290,7 +309,7 @@ def measure_method(name, sizes, threads, images, quick=False, repeats=None) -> d
     return res
 
 
-def measure(sizes, threads, quick=False, repeats=None, command="") -> dict:
+def measure(sizes, threads, quick=False, repeats=None, command="", max_call_s=None) -> dict:
     import torch
 
     from stylelab.bench.record import machine_info, record_header, uptime, versions
@@ -313,6 +332,7 @@ def measure(sizes, threads, quick=False, repeats=None, command="") -> dict:
         "style": f"stylelab.paintings.paint({STYLE!r}, size=S, seed=0), 8-bit",
     }
     results["time_method"], results["memory_method"] = TIME_METHOD, MEMORY_METHOD
+    results["max_call_s"] = max_call_s
     results["methods"] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder, made = Path(tmp), {}
@@ -324,7 +344,7 @@ def measure(sizes, threads, quick=False, repeats=None, command="") -> dict:
 
         for name in zoo.names():
             results["methods"][name] = measure_method(
-                name, sizes, threads, images, quick=quick, repeats=repeats
+                name, sizes, threads, images, quick, repeats, max_call_s
             )
     results["machine"]["load_average_after"] = list(os.getloadavg())
     results["machine"]["uptime_after"] = uptime()
@@ -352,8 +372,13 @@ def run(args: argparse.Namespace) -> int:
         + (["--quick"] if args.quick else [])
         + [f"--sizes {','.join(map(str, sizes))}", f"--threads {threads}"]
         + ([f"--repeats {args.repeats}"] if args.repeats else [])
+        + [f"--max-call-s {args.max_call_s:g}"]
     )
-    results = measure(sizes, threads, quick=args.quick, repeats=args.repeats, command=command)
+    if args.max_call_s <= 0:
+        raise StylelabError(f"--max-call-s must be positive, got {args.max_call_s}")
+    results = measure(
+        sizes, threads, args.quick, args.repeats, command=command, max_call_s=args.max_call_s
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1) + "\n")
     if args.plot is not None:

@@ -38,3 +38,17 @@ def time_call(fn: Callable[[], Any], seconds: float, max_repeats: int = 15) -> d
         "repeats": repeats,
         "warm_up": True,
     }
+
+
+def time_guard(side: int, previous: tuple[int, float] | None, limit: float) -> str | None:
+    """Why a size would take too long: the last size's (side, seconds) times the pixel ratio
+    squared (the pessimistic reading: quadratic in pixels, as dense attention is), or None."""
+    if previous is None:
+        return None
+    predicted = previous[1] * (side / previous[0]) ** 4
+    if predicted <= limit:
+        return None
+    return (
+        f"would take about {predicted:.0f} s per forward ({previous[1]:.1f} s at {previous[0]} "
+        f"px, quadratic in pixels); over the --max-call-s limit of {limit:g} s"
+    )

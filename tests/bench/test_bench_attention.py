@@ -18,6 +18,7 @@ from PIL import Image
 
 from stylelab.bench import attention
 from stylelab.bench import attention_report as report
+from stylelab.bench.timing import time_guard
 from stylelab.cli import bench as cli_bench
 from stylelab.core.errors import StylelabError
 
@@ -99,9 +100,9 @@ def test_memory_is_predicted_smallest_for_streamed():
 
 
 def test_time_guard_scales_quadratically_in_pixels():
-    assert attention.time_guard(512, None, 600) is None
-    assert attention.time_guard(1024, (512, 30.0), 600) is None  # 480 s
-    why = attention.time_guard(1024, (512, 40.0), 600)
+    assert time_guard(512, None, 600) is None
+    assert time_guard(1024, (512, 30.0), 600) is None  # 480 s
+    why = time_guard(1024, (512, 40.0), 600)
     assert why.startswith("would take about 640 s per forward") and "600 s" in why
 
 

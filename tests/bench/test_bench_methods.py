@@ -237,3 +237,24 @@ def test_quick_run_of_the_zoo_end_to_end(tmp_path, capsys):
     assert "adain: 64²" in capsys.readouterr().out
     with pytest.raises(StylelabError, match="exists; pass --force"):
         run_cli(methods, *argv)
+
+
+def test_a_size_predicted_too_slow_is_skipped_before_it_runs(tmp_path, fakes, monkeypatch):
+    """--max-call-s: the previous size's time times the pixel ratio squared, checked first."""
+    fakes["slow"] = FakeMethod()
+    probed = []
+    monkeypatch.setattr(methods, "time_call", lambda *a, **k: (0.5, [0.5]))  # 0.5 s a call
+    monkeypatch.setattr(
+        methods,
+        "peak_memory",
+        lambda name, size, threads, folder: (
+            probed.append(size) or {"peak_mib": 1.0, "process_peak_mib": 9.0}
+        ),
+    )
+    res = _run(tmp_path, "--max-call-s", "7")["methods"]["slow"]
+    # 64 -> 128 predicts 0.5 * 16 = 8 s > 7 s: recorded as the reason, and never probed
+    assert list(res["seconds"]) == ["64"] and list(res["errors"]) == ["128"]
+    assert "over the --max-call-s limit of 7 s" in res["errors"]["128"]
+    assert probed == [64]
+    res = _run(tmp_path, "--max-call-s", "9", "--force")["methods"]["slow"]
+    assert list(res["seconds"]) == ["64", "128", "256", "512"]  # each predicts 8 s <= 9 s

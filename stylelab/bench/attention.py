@@ -49,11 +49,13 @@ QUICK_SIZES = (64, 128)
 SIZE_STEP = 64  # S / 8 must be a multiple of A2K's block side 8
 STRIDE = 8  # the content tap's stride (checked against the encoder)
 HEADS, REGION = 8, 8
-METHODS = ("all_to_all", "all_to_all_streamed", "a2k")
+METHODS = ("all_to_all", "all_to_all_streamed", "a2k", "a2k_chunked")
 DESCRIPTIONS = {
     "all_to_all": "SANet-style layer, dense all_to_all (backend torch): stores the scores",
     "all_to_all_streamed": "the same layer, streamed all_to_all (backend numba, online softmax)",
     "a2k": f"A2K(C, region={REGION}, heads={HEADS}): distributed + progressive attention",
+    "a2k_chunked": "the same A2K with DA's attention step as chunked all-to-all to the "
+    "aggregated keys (backend chunked, as StyA2KNet runs it): DA's scores bounded",
 }
 WARM_UP_SIDE = 64  # image side of the warm-up call (an 8 x 8 map)
 SECONDS_PER_SIZE = 10.0  # the timed repeats of one size fill about this long...
@@ -132,8 +134,10 @@ def build(method: str, channels: int, heads: int = HEADS, region: int = REGION) 
     from stylelab.attention import A2K, SANet
 
     torch.manual_seed(0)
-    if method == "a2k":
-        layer = A2K(channels, region=region, heads=heads)  # DA as the official einsum
+    if method.startswith("a2k"):
+        layer = A2K(channels, region=region, heads=heads)  # DA as the official einsum...
+        if method == "a2k_chunked":
+            layer.backend = "chunked"  # ...or through all_to_all, a slice of queries at a time
     else:
         backend = "numba" if method == "all_to_all_streamed" else "torch"
         layer = SANet(channels, heads, backend)
@@ -179,18 +183,23 @@ def predicted_bytes(method: str, side: int, channels: int, heads=HEADS, region=R
     """(bytes of the largest attention-weight tensor, of the whole forward) at image `side`.
 
     Dense: heads x L² scores, twice (the einsum's output and its softmax). A2K: DA's
-    heads x r x n² and PA's heads x n x r² (n blocks of r = region² positions), twice each.
-    Streamed: no scores. Every method adds MAP_COPIES maps of C x L floats.
+    heads x r x n² and PA's heads x n x r² (n blocks of r = region² positions), twice each;
+    chunked, DA's scores are at most CHUNK_SCORES at once. Streamed: no scores. Every method
+    adds MAP_COPIES maps of C x L floats.
     """
+    from stylelab.attention.ops import CHUNK_SCORES
+
     length = (side // STRIDE) ** 2
     maps = MAP_COPIES * channels * length * 4
     if method == "all_to_all":
         scores = heads * length * length * 4
         return scores, 2 * scores + maps
-    if method == "a2k":
+    if method.startswith("a2k"):
         r = region * region
         n = length // r
         da, pa = heads * r * n * n * 4, heads * n * (r * r + n) * 4
+        if method == "a2k_chunked":
+            da = min(da, CHUNK_SCORES * 4)
         return max(da, pa), 2 * (da + pa) + maps
     return 0, maps
 

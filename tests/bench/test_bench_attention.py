@@ -95,8 +95,15 @@ def test_dense_scores_at_2048_are_refused_on_a_24_gib_machine():
 
 
 def test_memory_is_predicted_smallest_for_streamed():
-    dense, streamed, a2k = (attention.predicted_bytes(m, 1024, 192)[1] for m in attention.METHODS)
+    dense, streamed, a2k, chunked = (
+        attention.predicted_bytes(m, 1024, 192)[1] for m in attention.METHODS
+    )
     assert streamed < a2k < dense / 10
+    assert chunked <= a2k  # DA's scores bounded: the same at 1024 px, far less at 2048
+    big_a2k, big_chunked = (
+        attention.predicted_bytes(m, 4096, 192)[0] for m in ("a2k", "a2k_chunked")
+    )
+    assert big_chunked < big_a2k / 10
 
 
 def test_time_guard_scales_quadratically_in_pixels():
@@ -213,6 +220,7 @@ def _synthetic(dense_1024, a2k_s=(0.1, 0.5, 2.0), streamed_mib=(5.0, 20.0, 80.0)
             "all_to_all": dense_1024 if key == "1024" else dense_rows[i],
             "all_to_all_streamed": {"seconds": 1.0, "peak_mib": streamed_mib[i]},
             "a2k": {"seconds": a2k_s[i], "peak_mib": 10.0 * 4**i},
+            "a2k_chunked": {"seconds": a2k_s[i], "peak_mib": 10.0 * 2**i},
         }
     results = {"sizes": sizes}
     results["exponents"] = {m: report.exponents(sizes, m) for m in attention.METHODS}
@@ -263,7 +271,7 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert results["machine"]["cpu"] and results["date"]
     assert list(results["sizes"]) == ["64", "128"]
     for row in results["sizes"].values():
-        assert set(row) == {"all_to_all", "all_to_all_streamed", "a2k"}
+        assert set(row) == set(attention.METHODS)
         for entry in row.values():
             for key in ("seconds", "peak_mib"):
                 assert entry[key] > 0 and math.isfinite(entry[key]), entry

@@ -191,3 +191,21 @@ def copied_colours(layer, content_feat, style_feat, style_rgb, branch: str) -> t
         out = progressive_attention(q, k, values, layer.region, heads, layer.match_blocks)
     b, _, h, w = out.shape
     return out.view(b, heads, 3, h, w).mean(1).clamp(0, 1)
+
+
+# all-to-all and DA's attention step through the numba.cuda kernel, float32, logits in the
+# hundreds; run by `scan_figures.simulated_cuda_errors(script=CUDA_SCRIPT)`
+CUDA_SCRIPT = """
+import json
+import torch
+from stylelab.attention import all_to_all, distributed_attention
+g = torch.Generator().manual_seed({seed})
+q, k, v = (torch.randn(1, 4, 4, 4, generator=g) * s for s in (20, 20, 1))
+rows = []
+want = all_to_all(q.double(), k.double(), v.double(), heads=2)
+rows.append(("all-to-all", (all_to_all(q, k, v, 2, "cuda").double() - want).abs().max().item()))
+want = distributed_attention(q.double(), k.double(), v.double(), 2, 2)
+got = distributed_attention(q, k, v, 2, 2, backend="cuda")
+rows.append(("distributed (DA)", (got.double() - want).abs().max().item()))
+print(json.dumps(rows))
+"""

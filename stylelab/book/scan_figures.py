@@ -123,12 +123,16 @@ print(json.dumps(rows))
 """
 
 
-def simulated_cuda_errors(seed: int = 0, timeout: float = 600) -> list[tuple[str, float]]:
-    """[(op, max |cuda - float64 reference|)] for wkv, bi_wkv and selective_scan, their
-    `backend="cuda"` kernels run in numba's CUDA simulator (the kernel's Python code
-    executed thread by thread on the CPU: tiny inputs only). Needs no GPU."""
+def simulated_cuda_errors(
+    seed: int = 0, timeout: float = 600, script: str = _SIMULATOR_SCRIPT
+) -> list[tuple[str, float]]:
+    """[(op, max |cuda - float64 reference|)]: `script` (by default wkv, bi_wkv and
+    selective_scan; the attention chapter passes its own) run in a fresh interpreter under
+    numba's CUDA simulator (the kernel's Python code executed thread by thread on the CPU:
+    tiny inputs only). The script formats `{seed}` and prints a JSON list of [op, error] as
+    its last line. Needs no GPU."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    command = [sys.executable, "-c", _SIMULATOR_SCRIPT.format(seed=int(seed))]
+    command = [sys.executable, "-c", script.format(seed=int(seed))]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise StylelabError(f"the CUDA simulator run failed:\n{done.stderr[-2000:]}")

@@ -57,3 +57,12 @@ def test_crops():
     img = torch.rand(1, 3, 70, 130)
     assert af.crop_to_multiple(img, 64).shape[-2:] == (64, 128)
     torch.testing.assert_close(af.centre_crop(img, 64, 128), img[..., 3:67, 1:129])
+
+
+def test_the_chapters_cuda_check_runs_in_the_simulator():
+    """all-to-all and DA through the numba.cuda kernel, in numba's simulator (no GPU)."""
+    from stylelab.book import scan_figures
+
+    rows = dict(scan_figures.simulated_cuda_errors(seed=1, script=af.CUDA_SCRIPT))
+    assert set(rows) == {"all-to-all", "distributed (DA)"}
+    assert all(err < 1e-4 for err in rows.values()), rows  # float32 kernels, float64 truth

@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument(
+        "--amp",
+        choices=AMP_CHOICES,
+        default="auto",
+        help="mixed precision: bf16 autocast, fp16 autocast with a gradient scaler, or off "
+        "(auto: bf16 on a GPU that has it, else fp16 on a GPU; off on the CPU)",
+    )
     parser.add_argument("--content-dir", default=None, help="extra content images (e.g. COCO)")
     parser.add_argument("--style-dir", default=None, help="extra style images (e.g. WikiArt)")
     parser.add_argument(
@@ -131,6 +138,18 @@ def _resolve_auto(config: dict) -> dict:
     return config
 
 
+AMP_CHOICES = ("auto", "bf16", "fp16", "off")
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """The precision `--amp` means on `device` ("auto": bf16 where the GPU has it)."""
+    if amp != "auto":
+        return amp
+    if device.type != "cuda":
+        return "off"  # the CPU default: bf16 autocast there only pays with AVX512-BF16 or AMX
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def _check_args(args) -> None:
     if args.steps < 1:
         raise StylelabError(f"--steps must be >= 1, got {args.steps}")
@@ -157,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         config = json.loads((out / CONFIG).read_text())
     else:
         config = _resolve_auto(_config_from_args(args))
+        config["amp"] = resolve_amp(args.amp, device)
         out.mkdir(parents=True, exist_ok=True)
         (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     seed_everything(config["seed"])
@@ -173,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         sample_fn=recipe.sample_fn,
         max_minutes=args.max_minutes,
         progress=not args.no_progress,
+        amp=config.get("amp", "off"),  # runs from before --amp trained in fp32
     )
     if args.resume:
         print(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")

@@ -9,8 +9,9 @@ The core (`Trainer`) knows nothing about style transfer. It needs
 - a data iterator with `state_dict()` / `load_state_dict()` (see data.py);
 - optionally `sample_fn(model) -> (N,3,H,W)` images for a sample grid.
 
-It gives: a tqdm bar (loss in the postfix), a JSON-lines loss log, a sample
-PNG every `sample_every` steps, checkpoints every `checkpoint_every` steps and
+It gives: mixed precision (`amp`: bf16 autocast, or fp16 autocast with a gradient
+scaler whose state the checkpoint keeps), a tqdm bar (loss in the postfix), a JSON-lines
+loss log, a sample PNG every `sample_every` steps, checkpoints every `checkpoint_every` steps and
 on stop, a `max_minutes` budget that stops cleanly with a checkpoint, and
 EXACT resume: the checkpoint holds the model, optimizer, scheduler, step, the
 RNG states of python/numpy/torch (and CUDA) and the data sampler's state, so
@@ -50,6 +51,7 @@ LOG = "log.jsonl"
 SAMPLES = "samples"
 FINAL = "final.safetensors"
 RUN_FILES = (CHECKPOINT, CONFIG, LOG, FINAL)  # what --force may delete (never anything else)
+AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtypes
 
 
 # -- seeding and RNG state ------------------------------------------------------------------
@@ -141,15 +143,20 @@ class Trainer:
     sample_fn: Callable[[nn.Module], torch.Tensor] | None = None
     max_minutes: float | None = None
     progress: bool = True
+    amp: str = "off"  # "bf16" or "fp16" (with a GradScaler): autocast the loss
     step: int = 0
     train_seconds: float = 0.0  # summed over resumes: the manifest reports it
     stopped_early: bool = field(default=False, init=False)
 
     def __post_init__(self):
+        if self.amp not in AMP:
+            raise StylelabError(f"unknown amp {self.amp!r}; valid: {', '.join(AMP)}")
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(self.device)
         self.model.to(self.device)
+        # fp16's narrow range needs the loss scaled up (and the scale adapted); bf16 does not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -163,6 +170,7 @@ class Trainer:
             "model": trainable_state(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict(),
             "data": self.data.state_dict(),
             "rng": rng_state(),
         }
@@ -185,6 +193,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):  # checkpoints from before amp have none
+            self.scaler.load_state_dict(state["scaler"])
         self.data.load_state_dict(state["data"])
         set_rng_state(state["rng"])
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
@@ -220,15 +230,18 @@ class Trainer:
     # -- the loop --
     def _one_step(self) -> dict:
         batch = _to_device(next(self.data), self.device)
-        loss, terms = self.model.loss(batch)
+        dtype = AMP[self.amp]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            loss, terms = self.model.loss(batch)
         if not torch.isfinite(loss):
             raise StylelabError(
                 f"the loss became {float(loss)} at step {self.step + 1}; lower the learning "
                 f"rate, or resume from the last checkpoint in {self.out_dir}"
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.scaler.scale(loss).backward()  # disabled scaler: loss as it is
+        self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
+        self.scaler.update()
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
             self.scheduler.step()

@@ -2,6 +2,10 @@
 
 The pieces live in `stylelab.training`: the recipe builds the model from config.json, the
 `Trainer` runs it, `runs` handles the folder and its lineage, `zoo.publish` ships weights.
+
+Under torchrun (`torchrun --nproc_per_node N -m stylelab train MODEL --batch B ...`) the N
+processes split the global batch B and train one model with DistributedDataParallel
+(`stylelab.training.distributed`); rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import torch
 
 from stylelab.core.devices import resolve_device
 from stylelab.core.errors import StylelabError
+from stylelab.training import distributed
 from stylelab.training.recipes import DEFAULTS, RECIPES
 from stylelab.training.runs import (
     _prepare_out,
@@ -69,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument(
+        "--dist-backend",
+        choices=distributed.BACKENDS,
+        default="auto",
+        help="under torchrun: nccl (GPUs) or gloo (CPU); auto picks by device",
+    )
     parser.add_argument(
         "--amp",
         choices=AMP_CHOICES,
@@ -165,20 +176,51 @@ def _check_args(args) -> None:
         raise StylelabError(f"--max-minutes must be positive, got {args.max_minutes}")
 
 
+def _setup(args, out: Path):
+    """(dist, device, config): checks on every rank before any process group exists (a
+    process that fails alone would leave the others waiting), then rank 0 writes config.json
+    and the others read it."""
+    dist = distributed.from_env()
+    _prepare_out(out, args.resume, args.force, check_only=True)
+    config = json.loads((out / CONFIG).read_text()) if args.resume else None
+    device = resolve_device(args.device)
+    if dist.enabled:
+        batch = config["batch"] if config else args.batch
+        backend = distributed.check(dist, args.dist_backend, args.device, batch)
+        if device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+            torch.cuda.set_device(device)
+        if not args.resume:
+            _resolve_auto(_config_from_args(args))  # bad flags fail here, on every rank
+        distributed.init(dist, backend)
+    if config is None:
+        if dist.main:
+            _prepare_out(out, args.resume, args.force)
+            config = _resolve_auto(_config_from_args(args))
+            config["amp"] = resolve_amp(args.amp, device)
+            if dist.enabled:
+                config["processes"] = dist.world  # the global batch was split over them
+            out.mkdir(parents=True, exist_ok=True)
+            (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        distributed.barrier(dist)
+        if not dist.main:
+            config = json.loads((out / CONFIG).read_text())
+    return dist, device, config
+
+
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    _prepare_out(out, args.resume, args.force)
-    device = resolve_device(args.device)
-    if args.resume:
-        config = json.loads((out / CONFIG).read_text())
-    else:
-        config = _resolve_auto(_config_from_args(args))
-        config["amp"] = resolve_amp(args.amp, device)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    dist, device, config = _setup(args, out)
+    try:
+        return _train(args, out, dist, device, config)
+    finally:
+        distributed.shutdown(dist)
+
+
+def _train(args, out: Path, dist, device, config: dict) -> int:
     seed_everything(config["seed"])
     recipe = RECIPES[config["model"]](config, device)
     trainer = Trainer(
@@ -194,15 +236,19 @@ def run(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         progress=not args.no_progress,
         amp=config.get("amp", "off"),  # runs from before --amp trained in fp32
+        dist=dist,
     )
+    say = print if dist.main else (lambda *a, **k: None)  # one rank reports
     if args.resume:
-        print(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")
+        say(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")
     elif config.get("init_from"):
         init_weights(recipe.model, config["init_from"])
-        print(f"weights from {config['init_from']['path']} ({config['init_from']['steps']} steps)")
+        say(f"weights from {config['init_from']['path']} ({config['init_from']['steps']} steps)")
     if trainer.step == 0 and args.sample_every:
         trainer.save_sample()  # step 0: what an untrained decoder draws
     result = trainer.fit(args.steps)
+    if not dist.main:
+        return 0  # rank 0 writes the final weights, the last sample and the zoo entry
     print(
         f"step {result['step']}/{args.steps}, {result['train_seconds'] / 60:.1f} min of "
         f"training in total; run folder {out}"

@@ -111,7 +111,9 @@ def init_weights(model: nn.Module, init: dict) -> None:
         ) from err
 
 
-def _prepare_out(out: Path, resume: bool, force: bool) -> None:
+def _prepare_out(out: Path, resume: bool, force: bool, check_only: bool = False) -> None:
+    """Refuse a run folder that would lose work; with --force, delete our own run files
+    (unless `check_only`: under torchrun every rank checks, rank 0 alone deletes)."""
     existing = [p for p in out.iterdir()] if out.is_dir() else []
     if resume:
         if not (out / CHECKPOINT).is_file():
@@ -121,6 +123,8 @@ def _prepare_out(out: Path, resume: bool, force: bool) -> None:
         raise StylelabError(
             f"{out} is not empty; add --resume to continue that run or --force to start afresh"
         )
+    if check_only:
+        return
     for name in RUN_FILES:  # only our own files: --force never deletes anything else
         (out / name).unlink(missing_ok=True)
     for png in (out / SAMPLES).glob("step_*.png") if (out / SAMPLES).is_dir() else []:

@@ -44,6 +44,8 @@ import torch
 from torch import nn
 
 from stylelab.core.errors import StylelabError
+from stylelab.training import distributed
+from stylelab.training.distributed import Dist
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -144,6 +146,7 @@ class Trainer:
     max_minutes: float | None = None
     progress: bool = True
     amp: str = "off"  # "bf16" or "fp16" (with a GradScaler): autocast the loss
+    dist: Dist = field(default_factory=Dist)  # this process's rank under torchrun
     step: int = 0
     train_seconds: float = 0.0  # summed over resumes: the manifest reports it
     stopped_early: bool = field(default=False, init=False)
@@ -157,6 +160,7 @@ class Trainer:
         self.model.to(self.device)
         # fp16's narrow range needs the loss scaled up (and the scale adapted); bf16 does not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+        self.ddp = distributed.wrap(self.model, self.dist, self.device)  # None: one process
 
     @property
     def checkpoint_path(self) -> Path:
@@ -164,6 +168,8 @@ class Trainer:
 
     # -- checkpoints --
     def save_checkpoint(self) -> Path:
+        if not self.dist.main:  # rank 0 writes; every rank holds the same state
+            return self.checkpoint_path
         state = {
             "step": self.step,
             "train_seconds": self.train_seconds,
@@ -204,7 +210,7 @@ class Trainer:
     def _truncate_log(self) -> None:
         """Drop log lines past the checkpoint (steps a crash lost), so the log stays one run."""
         log = self.out_dir / LOG
-        if not log.exists():
+        if not log.exists() or not self.dist.main:
             return
         lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
         kept = [ln for ln in lines if json.loads(ln)["step"] <= self.step]
@@ -213,7 +219,7 @@ class Trainer:
 
     # -- samples --
     def save_sample(self) -> Path | None:
-        if self.sample_fn is None:
+        if self.sample_fn is None or not self.dist.main:
             return None
         from torchvision.utils import save_image
 
@@ -229,11 +235,12 @@ class Trainer:
 
     # -- the loop --
     def _one_step(self) -> dict:
-        batch = _to_device(next(self.data), self.device)
+        # every rank draws the global batch (one random stream) and keeps its slice
+        batch = _to_device(distributed.shard(next(self.data), self.dist), self.device)
         dtype = AMP[self.amp]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-            loss, terms = self.model.loss(batch)
-        if not torch.isfinite(loss):
+            loss, terms = self.ddp(batch) if self.ddp is not None else self.model.loss(batch)
+        if distributed.any_rank(not torch.isfinite(loss), self.dist, self.device):
             raise StylelabError(
                 f"the loss became {float(loss)} at step {self.step + 1}; lower the learning "
                 f"rate, or resume from the last checkpoint in {self.out_dir}"
@@ -246,7 +253,10 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.step += 1
-        return {"step": self.step, "lr": lr, **{k: float(v) for k, v in terms.items()}}
+        terms = distributed.mean_terms(
+            {k: float(v) for k, v in terms.items()}, self.dist, self.device
+        )
+        return {"step": self.step, "lr": lr, **terms}
 
     def fit(self, steps: int) -> dict:
         """Train until `steps` total steps (counting earlier runs) or the time budget; returns
@@ -259,12 +269,12 @@ class Trainer:
         bar = tqdm(
             total=steps,
             initial=self.step,
-            disable=not self.progress,
+            disable=not self.progress or not self.dist.main,
             unit="step",
             dynamic_ncols=True,
         )
         try:
-            with open(self.out_dir / LOG, "a") as log:
+            with open(self.out_dir / LOG if self.dist.main else os.devnull, "a") as log:
                 while self.step < steps:
                     t0 = time.monotonic()
                     record = self._one_step()
@@ -282,9 +292,11 @@ class Trainer:
                     if self.checkpoint_every and self.step % self.checkpoint_every == 0:
                         self.save_checkpoint()
                         last_checkpoint = self.step
-                    out_of_time = (
+                    out_of_time = distributed.any_rank(  # all ranks stop at the same step
                         self.max_minutes is not None
-                        and time.monotonic() - start > 60 * self.max_minutes
+                        and time.monotonic() - start > 60 * self.max_minutes,
+                        self.dist,
+                        self.device,
                     )
                     if out_of_time and self.step < steps:
                         self.stopped_early = True

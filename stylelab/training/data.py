@@ -143,6 +143,7 @@ class TrainingData:
         self.style_files = list_images(style_dir) if style_dir else []
         self.rng = np.random.default_rng(self.seed)
         self.batches_served = 0
+        self.skipped: dict[str, str] = {}  # unreadable data-set files: path -> why
         self.pool_specs = [self._random_spec() for _ in range(self.pool_size)]
         self.pool = [s.render() for s in self.pool_specs]
 
@@ -194,19 +195,43 @@ class TrainingData:
             )
         return crop.clamp(0.0, 1.0)
 
+    def _load(self, path: Path) -> torch.Tensor | None:
+        """A data-set file, or None (counted in `skipped`) when it cannot be read: one corrupt
+        image in a folder of thousands must not end a run of hours."""
+        if str(path) in self.skipped:
+            return None
+        try:
+            return images.load_image(path, max_side=2 * self.size)
+        except (StylelabError, OSError, ValueError) as err:
+            self.skipped[str(path)] = str(err).splitlines()[0][:200] if str(err) else repr(err)
+            return None
+
     def _content(self) -> torch.Tensor:
-        k = int(self.rng.integers(len(self.content_images) + len(self.content_files)))
-        if k < len(self.content_images):
-            return self._augment(self.content_images[k])
-        path = self.content_files[k - len(self.content_images)]
-        return self._augment(images.load_image(path, max_side=2 * self.size))
+        while True:  # a file that cannot be read is skipped: draw again
+            k = int(self.rng.integers(len(self.content_images) + len(self.content_files)))
+            if k < len(self.content_images):
+                return self._augment(self.content_images[k])
+            img = self._load(self.content_files[k - len(self.content_images)])
+            if img is not None:
+                return self._augment(img)
+            self._check_some_readable(self.content_files, "content")
 
     def _style(self) -> torch.Tensor:
-        k = int(self.rng.integers(len(self.pool) + len(self.style_files)))
-        if k < len(self.pool):
-            return self._augment(self.pool[k])
-        path = self.style_files[k - len(self.pool)]
-        return self._augment(images.load_image(path, max_side=2 * self.size))
+        while True:
+            k = int(self.rng.integers(len(self.pool) + len(self.style_files)))
+            if k < len(self.pool):
+                return self._augment(self.pool[k])
+            img = self._load(self.style_files[k - len(self.pool)])
+            if img is not None:
+                return self._augment(img)
+            self._check_some_readable(self.style_files, "style")
+
+    def _check_some_readable(self, files: list[Path], what: str) -> None:
+        if all(str(f) in self.skipped for f in files):
+            raise StylelabError(
+                f"none of the {len(files)} {what} files can be read (the first: "
+                f"{next(iter(self.skipped.values()))}); check the folder"
+            )
 
     def _refresh_pool(self) -> None:
         slots = self.rng.choice(self.pool_size, size=self.refresh_count, replace=False)
@@ -235,6 +260,7 @@ class TrainingData:
             "rng": self.rng.bit_generator.state,
             "batches_served": self.batches_served,
             "pool_specs": [vars(s).copy() for s in self.pool_specs],
+            "skipped": dict(self.skipped),
             "settings": {
                 "size": self.size,
                 "batch": self.batch,
@@ -254,6 +280,7 @@ class TrainingData:
             )
         self.rng.bit_generator.state = state["rng"]
         self.batches_served = int(state["batches_served"])
+        self.skipped = dict(state.get("skipped", {}))
         specs = [StyleSpec(**s) for s in state["pool_specs"]]
         # repaint only what changed (usually nothing when resuming from the same recipe)
         self.pool = [

@@ -22,7 +22,8 @@ A run folder holds:
 
     config.json      what was trained (model, data, encoder, hyperparameters)
     checkpoint.pt    the latest checkpoint (written atomically)
-    log.jsonl        one line per step: step, lr, loss terms, seconds
+    log.jsonl        one line per step: step, lr, loss terms, seconds (and skipped_files,
+                     the data set's unreadable images so far, when there are any)
     samples/         step_000500.png ...
     final.safetensors  the trained weights (fp32), written when the run reaches --steps
 
@@ -253,10 +254,16 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.step += 1
+        skipped = len(getattr(self.data, "skipped", ()))  # unreadable files so far (data.py)
         terms = distributed.mean_terms(
             {k: float(v) for k, v in terms.items()}, self.dist, self.device
         )
-        return {"step": self.step, "lr": lr, **terms}
+        return {
+            "step": self.step,
+            "lr": lr,
+            **terms,
+            **({"skipped_files": skipped} if skipped else {}),
+        }
 
     def fit(self, steps: int) -> dict:
         """Train until `steps` total steps (counting earlier runs) or the time budget; returns

@@ -29,7 +29,7 @@ ZOO = {
     "a2k": {
         "description": "StyA2K (Zhu et al. 2023): A2K at strides 4/8/16 and a skip decoder, "
         "book-size, trained here from the AdaIN decoder",
-        "command": "stylelab train a2k --steps 5000 --size 128 --batch 4 --width 0.25 "
+        "command": "stylelab train a2k --steps 3744 --size 128 --batch 4 --width 0.25 "
         "--lr 2e-4 --threads 2 --out data/training/a2k --publish",
     },
     "all_to_all": {

@@ -5,7 +5,8 @@
     runs.py     run folders and lineage (`--init-from` chains, the retrain command)
     distributed.py  torchrun: ranks, the process group, batch shards, DDP around model.loss
     logs.py     reading a run's log.jsonl, across its chain of fine-tuning stages
-    data.py     training data: bundled photos and procedural paintings (or folders)
+    data.py     training data: bundled photos and procedural paintings (plus a folder)
+    folders.py  the papers' data path: two folders, DataLoader workers, per-process shares
     zoo.py      shipped book-size models: `zoo.load(name)` verifies and builds them
 
 `stylelab train MODEL` (stylelab.cli.train) drives them.

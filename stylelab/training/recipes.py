@@ -62,9 +62,28 @@ def adain_sample_fn(encoder_min_side: int, size: int):
 
 
 def training_data(config: dict):
-    """The photo and painting stream a config asks for (every image recipe uses the same)."""
+    """The photo and painting stream a config asks for (every image recipe uses the same):
+    with both folders, the papers' data path (`folders.FolderBatches`: DataLoader workers,
+    resize to load_size and crop, this process's share under torchrun); otherwise the
+    book's sampler of bundled photos and procedural paintings, plus one folder if given."""
     from stylelab.training import data as data_mod
 
+    if config["content_dir"] and config["style_dir"]:
+        from stylelab.training import distributed
+        from stylelab.training.folders import FolderBatches
+
+        dist = distributed.from_env()
+        return FolderBatches(
+            config["content_dir"],
+            config["style_dir"],
+            size=config["size"],
+            batch=config["batch"],
+            seed=config["seed"],
+            workers=config.get("workers", 0),
+            load_size=config.get("load_size") or 2 * config["size"],
+            rank=dist.rank,
+            world=dist.world,
+        )
     return data_mod.TrainingData(
         size=config["size"],
         batch=config["batch"],

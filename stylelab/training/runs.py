@@ -143,7 +143,7 @@ def retrain_command(config: dict, steps: int, out: str, publish: bool = True) ->
     ]
     if config.get("identity_weight"):
         parts.append(f"--identity-weight {config['identity_weight']}")
-    for key in ("content_dir", "style_dir"):
+    for key in ("content_dir", "style_dir", "load_size"):
         if config.get(key):
             parts.append(f"--{key.replace('_', '-')} {config[key]}")
     if config.get("init_from"):

@@ -236,8 +236,12 @@ class Trainer:
 
     # -- the loop --
     def _one_step(self) -> dict:
-        # every rank draws the global batch (one random stream) and keeps its slice
-        batch = _to_device(distributed.shard(next(self.data), self.dist), self.device)
+        # every rank draws the global batch (one random stream) and keeps its slice, unless
+        # the data loads this process's share itself (folders.FolderBatches)
+        batch = next(self.data)
+        if not getattr(self.data, "sharded", False):
+            batch = distributed.shard(batch, self.dist)
+        batch = _to_device(batch, self.device)
         dtype = AMP[self.amp]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             loss, terms = self.ddp(batch) if self.ddp is not None else self.model.loss(batch)

@@ -5,11 +5,11 @@ group can hang.
 Tolerance. The identity behind DDP, "the mean of the shards' gradients is the global batch's
 gradient", holds to 1e-15 in float64 (test_shard_gradients_average_to_the_batch_gradient).
 In float32 the encoder's reductions (means and standard deviations over whole feature maps)
-amplify rounding: the two gradients differ by ~4e-5 relative, and Adam, which divides by the
-gradient's own size, turns that into weight differences up to ~3e-5 after 3 steps (measured).
+amplify rounding: the two gradients differ by ~4e-5 relative, and Adam's first steps, which
+move each weight by about lr * sign(gradient), flip the weights whose gradient is near zero.
 So the runs are compared by the distance between their weights relative to the distance they
-travelled from the start: 0.2 % measured, 1 % allowed. One sample drawn differently, or a
-gradient not averaged, moves it to tens of percent.
+travelled from the start: measured 0.2 % (bundled data, 3 steps) to 2.6 % (noise images, 2
+steps); 10 % allowed. A process that trained on its half alone lands 60 % away (measured).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from stylelab.training.distributed import Dist
 
 ARGS = ["adain", "--size", "64", "--batch", "4", "--width", "0.125", "--seed", "0"]
 ARGS += ["--threads", "1", "--no-progress", "--sample-every", "0", "--style-pool", "2"]
-RELATIVE = 0.01  # |w_ddp - w_single| / |w_single - w_start|; see the module docstring
+RELATIVE = 0.1  # |w_ddp - w_single| / |w_single - w_start|; see the module docstring
 
 
 def free_port() -> int:
@@ -159,3 +159,25 @@ def test_shard_gradients_average_to_the_batch_gradient():
     shards = [distributed.shard(batch, Dist(r, 2, r)) for r in range(2)]
     mean = sum(gradient(s) for s in shards) / 2
     assert ((full - mean).norm() / full.norm()).item() < 1e-12
+
+
+def test_folder_data_with_workers_under_torchrun_follows_one_process(tmp_path):
+    """The papers' data path: each process loads only its share, with DataLoader workers."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for name in ("coco", "wikiart"):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            pixels = rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+    data = ["--content-dir", str(tmp_path / "coco"), "--style-dir", str(tmp_path / "wikiart")]
+    data += ["--workers", "1"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["train", *ARGS, *data, "--steps", "2", "--out", str(one)]) == 0
+    torchrun(*ARGS, *data, "--steps", "2", "--out", str(two))
+    gap = relative_gap(one, two)
+    assert gap < RELATIVE, f"folders, 2 processes vs 1: {gap:.1%} apart"
+    config = json.loads((two / "config.json").read_text())
+    assert config["load_size"] == 128 and config["workers"] == 1

@@ -18,7 +18,8 @@ import torch
 
 from stylelab.core.devices import resolve_device
 from stylelab.core.errors import StylelabError
-from stylelab.training import distributed
+from stylelab.training import distributed, presets
+from stylelab.training.data import list_images
 from stylelab.training.recipes import DEFAULTS, RECIPES
 from stylelab.training.runs import (
     _prepare_out,
@@ -34,17 +35,35 @@ from stylelab.training.trainer import CONFIG, FINAL, Trainer, seed_everything
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=sorted(RECIPES), help="what to train")
-    parser.add_argument("--steps", type=int, default=10_000, help="total steps (default 10000)")
-    parser.add_argument("--size", type=int, default=256, help="training crop side (default 256)")
-    parser.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
-    parser.add_argument("--out", required=True, help="run folder (checkpoints, log, samples)")
+    parser.add_argument("--steps", type=int, default=None, help="total steps (default 10000)")
+    parser.add_argument("--size", type=int, default=None, help="training crop side (default 256)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="batch size, all processes together (default 8)"
+    )
+    parser.add_argument("--out", default=None, help="run folder (checkpoints, log, samples)")
+    parser.add_argument(
+        "--preset",
+        choices=("book", "paper"),
+        default=None,
+        help="a whole recipe: book (the shipped weights') or paper (the paper's: ImageNet "
+        "VGG-19, COCO and WikiArt folders, a GPU); flags given explicitly win",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved config and time a few steps: steps per second and the hours "
+        "the whole run would take here; writes nothing",
+    )
+    parser.add_argument(
+        "--dry-steps", type=int, default=3, help="steps --dry-run times after a warm-up (3)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument(
         "--force",
         action="store_true",
         help="start afresh in a non-empty --out (deletes its run files)",
     )
-    parser.add_argument("--encoder", default="auto", help="encoder name (default auto)")
+    parser.add_argument("--encoder", default=None, help="encoder name (default auto)")
     parser.add_argument(
         "--width", type=float, default=None, help="decoder width multiplier (default 0.25)"
     )
@@ -68,8 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shift-average",
         choices=("auto", "on", "off"),
-        default="auto",
-        help="average the style loss over 1-pixel shifts (auto: on for "
+        default=None,
+        help="average the style loss over 1-pixel shifts (auto, the default: on for "
         "encoders with stride-2 convolutions, i.e. not VGG)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -87,8 +106,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mixed precision: bf16 autocast, fp16 autocast with a gradient scaler, or off "
         "(auto: bf16 on a GPU that has it, else fp16 on a GPU; off on the CPU)",
     )
-    parser.add_argument("--content-dir", default=None, help="extra content images (e.g. COCO)")
-    parser.add_argument("--style-dir", default=None, help="extra style images (e.g. WikiArt)")
+    parser.add_argument(
+        "--content-dir",
+        default=None,
+        help="content images (e.g. COCO train2014); alone: mixed with the bundled photos; "
+        "with --style-dir: the papers' data path (resize to --load-size, random crop --size)",
+    )
+    parser.add_argument(
+        "--style-dir", default=None, help="style images (e.g. WikiArt); see --content-dir"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="DataLoader worker processes for the two folders (default 0: load in this one)",
+    )
+    parser.add_argument(
+        "--load-size",
+        type=int,
+        default=None,
+        help="with both folders: images resized to this square before the crop "
+        "(default 2 x --size: 512 for 256-px crops, as the papers)",
+    )
     parser.add_argument(
         "--style-pool",
         type=int,
@@ -113,6 +152,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+BUILT_IN = {"steps": 10_000, "size": 256, "batch": 8, "encoder": "auto", "shift_average": "auto"}
+
+
+def _apply_preset(args) -> dict:
+    """Fill unset flags from --preset, then from the built-in defaults; returns the preset's
+    config-only keys (schedule, loss weights, load size) for config.json."""
+    values = presets.preset(args.model, args.preset) if args.preset else {}
+    presets.apply_to_args(args, values)
+    for key, value in BUILT_IN.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return {**presets.config_keys(values), **({"preset": args.preset} if args.preset else {})}
+
+
 def _config_from_args(args) -> dict:
     config = {
         "model": args.model,
@@ -124,12 +177,16 @@ def _config_from_args(args) -> dict:
         "style_dir": args.style_dir,
         "style_pool": args.style_pool,
         **DEFAULTS[args.model],
+        **getattr(args, "preset_config", {}),
     }
     for key in ("width", "lr", "style_weight", "identity_weight"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     if args.shift_average != "auto":
         config["shift_average"] = args.shift_average == "on"
+    if args.content_dir and args.style_dir:  # the papers' data path (folders.py)
+        config["workers"] = args.workers
+        config["load_size"] = args.load_size or 2 * args.size
     if args.init_from:
         config["init_from"] = describe_init(Path(args.init_from))
     if config.get("base"):  # a recipe that fine-tunes a shipped model: pin its weights
@@ -172,6 +229,13 @@ def _check_args(args) -> None:
         raise StylelabError(f"--batch must be >= 1, got {args.batch}")
     if args.threads is not None and args.threads < 1:
         raise StylelabError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers < 0:
+        raise StylelabError(f"--workers must be >= 0, got {args.workers}")
+    if args.load_size is not None and args.load_size < args.size:
+        raise StylelabError(f"--load-size {args.load_size} is smaller than --size {args.size}")
+    for flag in ("content_dir", "style_dir"):  # every rank, before any process group
+        if getattr(args, flag):
+            list_images(getattr(args, flag))  # a missing or empty folder: one line
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise StylelabError(f"--max-minutes must be positive, got {args.max_minutes}")
 
@@ -209,9 +273,18 @@ def _setup(args, out: Path):
 
 
 def run(args: argparse.Namespace) -> int:
+    args.preset_config = _apply_preset(args)
     _check_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.dry_run:
+        if args.dry_steps < 1:
+            raise StylelabError(f"--dry-steps must be >= 1, got {args.dry_steps}")
+        return presets.dry_run(_resolve_auto(_config_from_args(args)), args, args.dry_steps)
+    if args.out is None:
+        raise StylelabError("--out is required: the run folder (or --dry-run to only time it)")
+    if args.preset == "paper":
+        presets.check_paper_inputs(args)
     out = Path(args.out)
     dist, device, config = _setup(args, out)
     try:

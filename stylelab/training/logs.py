@@ -58,12 +58,15 @@ def read_stages(run_dir: Path, command: str | None = None) -> list[Stage]:
     """Every stage of the run in `run_dir`, earliest first, on one step axis.
 
     `command`: how the last stage was made (a run's config does not hold its own command;
-    the published manifest does). The earlier stages' commands come from the chain.
+    the published manifest does). The earlier stages' commands come from the chain. A
+    shipped model the run fine-tunes (config "base") is another model's run, in its own
+    folder: it is not a stage here, and the steps count from this run's first.
     """
     run_dir = Path(run_dir)
     config = _read_config(run_dir)
     stages, offset = [], 0
-    for k, init in enumerate(init_chain(config), start=1):
+    chain = [init for init in init_chain(config) if init is not config.get("base")]
+    for k, init in enumerate(chain, start=1):
         stage_dir = run_dir / f"stage{k}"
         stage_config = _read_config(stage_dir)
         records = read_log(stage_dir / LOG, offset)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylelab.training.trainer import InverseDecay
+from stylelab.training.trainer import lr_factor
 
 
 @dataclass
@@ -101,7 +101,7 @@ def recipe_adain(config: dict, device: torch.device) -> Recipe:
     encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
     model = from_config(encoder, config).to(device)
     optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
     data = training_data(config)
     sample_fn = adain_sample_fn(int(getattr(encoder, "min_side", 32)), min(2 * config["size"], 256))
     meta = {
@@ -154,7 +154,7 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
         p for k, p in model.named_parameters() if not k.startswith("encoder.") and p.requires_grad
     ]
     optimizer = torch.optim.Adam(trainable, lr=config["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(config["lr_decay"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
     data = training_data(config)
     sample_fn = adain_sample_fn(64, min(2 * config["size"], 256))
     meta = {

@@ -102,6 +102,28 @@ class InverseDecay:
         return 1.0 / (1.0 + self.decay * step)
 
 
+class EpochDecay:
+    """StyA2K's schedule as a LambdaLR factor: 1 for `constant_epochs` epochs of
+    `epoch_steps` steps, then times `factor` per epoch (the official code)."""
+
+    def __init__(self, epoch_steps: int, constant_epochs: int = 2, factor: float = 0.3):
+        self.epoch_steps, self.constant_epochs = int(epoch_steps), int(constant_epochs)
+        self.factor = float(factor)
+
+    def __call__(self, step: int) -> float:
+        return self.factor ** max(0, step // self.epoch_steps + 1 - self.constant_epochs)
+
+
+def lr_factor(config: dict):
+    """The LambdaLR factor a config asks for: inverse decay (AdaIN's, the default) or
+    per-epoch decay (config lr_schedule "epochs")."""
+    if config.get("lr_schedule") == "epochs":
+        return EpochDecay(
+            config["epoch_steps"], config["lr_constant_epochs"], config["lr_epoch_factor"]
+        )
+    return InverseDecay(config["lr_decay"])
+
+
 # -- the model-agnostic trainer --------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ ZOO = {
     "all_to_all": {
         "description": "the all-to-all baseline: the shipped StyA2K network with SANet layers "
         "(8 heads) in place of A2K, only they fine-tuned here",
-        "command": "stylelab train all_to_all --steps 1500 --size 128 --batch 4 --width 0.25 "
+        "command": "stylelab train all_to_all --steps 672 --size 128 --batch 4 --width 0.25 "
         "--lr 2e-4 --threads 2 --out data/training/all_to_all --publish",
     },
 }

@@ -91,3 +91,20 @@ def test_the_shipped_adain_run_reads_to_the_published_step():
     assert stages[-1].start == entry["init_from"]["steps"]
     steps = [r["step"] for r in all_records(stages)]
     assert steps == list(range(1, entry["steps"] + 1))
+
+
+def test_a_shipped_base_is_not_a_stage_of_the_run(tmp_path):
+    """The all-to-all baseline fine-tunes the shipped A2K: that run lives in its own folder."""
+    base = {"name": "a2k", "sha256": "0" * 64, "steps": 3744, "command": "train a2k"}
+    (tmp_path / "config.json").write_text(json.dumps({**config(2e-4), "base": base}))
+    write_log(tmp_path / "log.jsonl", [1, 2, 3])
+    (stage,) = read_stages(tmp_path, command="train all_to_all")
+    assert (stage.number, stage.start, stage.last_step) == (1, 0, 3)
+
+
+def test_the_shipped_attention_runs_read_to_their_steps():
+    for name in ("a2k", "all_to_all"):
+        entry = weights.manifest_entry(name)
+        stages = read_stages(repo_root() / "data" / "training" / name, command=entry["command"])
+        own = entry["steps"] - entry.get("base", {}).get("steps", 0)
+        assert stages[-1].last_step == own, name

@@ -12,6 +12,7 @@ from stylelab.core.errors import StylelabError
 from stylelab.core.images import sample_content, save_image
 from stylelab.metrics.evaluate import check_methods, evaluate, read_folder
 from stylelab.paintings import paint
+from stylelab.training import zoo
 
 
 @pytest.fixture
@@ -107,8 +108,9 @@ def test_cli_writes_json_and_plot_and_never_overwrites(folders, tmp_path, capsys
     args += ["--size", "64", "--json", str(out), "--plot", str(png), "--temporal", "0"]
     assert main(args) == 0
     report = json.loads(out.read_text())
-    assert set(report["methods"]) == {"adain"} and png.stat().st_size > 0
-    assert "| adain |" in capsys.readouterr().out
+    assert set(report["methods"]) == set(zoo.names()) and png.stat().st_size > 0  # the default
+    printed = capsys.readouterr().out
+    assert all(f"| {name} |" in printed for name in zoo.names())
     assert main(args) == 2  # both exist now
     err = capsys.readouterr().err
     assert f"--json {out} already exists; pass --force to overwrite it" in err
@@ -116,8 +118,8 @@ def test_cli_writes_json_and_plot_and_never_overwrites(folders, tmp_path, capsys
 
 def test_cli_refuses_bad_input_before_any_work(folders, tmp_path, capsys):
     base = ["evaluate", "--content", str(folders[0]), "--style", str(folders[1])]
-    assert main([*base, "--json", str(tmp_path / "a.json"), "--methods", "a2k"]) == 2
-    assert "unknown method(s) a2k; valid: adain" in capsys.readouterr().err
+    assert main([*base, "--json", str(tmp_path / "a.json"), "--methods", "sanet"]) == 2
+    assert f"unknown method(s) sanet; valid: {', '.join(zoo.names())}" in capsys.readouterr().err
     assert main([*base, "--json", str(tmp_path / "a.json"), "--plot", str(tmp_path / "a.gif")]) == 2
     assert "use a .png, .pdf, .svg file name" in capsys.readouterr().err
     assert not (tmp_path / "a.json").exists()

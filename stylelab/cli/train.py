@@ -241,34 +241,31 @@ def _check_args(args) -> None:
 
 
 def _setup(args, out: Path):
-    """(dist, device, config): checks on every rank before any process group exists (a
-    process that fails alone would leave the others waiting), then rank 0 writes config.json
-    and the others read it."""
+    """(dist, device, config): every rank checks its input and builds the same config before
+    any process group exists (a process that fails alone would leave the others waiting);
+    rank 0 alone writes config.json."""
     dist = distributed.from_env()
     _prepare_out(out, args.resume, args.force, check_only=True)
-    config = json.loads((out / CONFIG).read_text()) if args.resume else None
     device = resolve_device(args.device)
+    if args.resume:
+        config = json.loads((out / CONFIG).read_text())
+    else:
+        config = _resolve_auto(_config_from_args(args))  # bad flags fail here, on every rank
+        config["amp"] = resolve_amp(args.amp, device)
+        if dist.enabled:
+            config["processes"] = dist.world  # the global batch was split over them
     if dist.enabled:
-        batch = config["batch"] if config else args.batch
-        backend = distributed.check(dist, args.dist_backend, args.device, batch)
+        backend = distributed.check(dist, args.dist_backend, args.device, config["batch"])
         if device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
             torch.cuda.set_device(device)
-        if not args.resume:
-            _resolve_auto(_config_from_args(args))  # bad flags fail here, on every rank
         distributed.init(dist, backend)
-    if config is None:
+    if not args.resume:
         if dist.main:
             _prepare_out(out, args.resume, args.force)
-            config = _resolve_auto(_config_from_args(args))
-            config["amp"] = resolve_amp(args.amp, device)
-            if dist.enabled:
-                config["processes"] = dist.world  # the global batch was split over them
             out.mkdir(parents=True, exist_ok=True)
             (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        distributed.barrier(dist)
-        if not dist.main:
-            config = json.loads((out / CONFIG).read_text())
+        distributed.barrier(dist)  # the folder exists before any rank writes to it
     return dist, device, config
 
 

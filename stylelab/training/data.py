@@ -206,25 +206,22 @@ class TrainingData:
             self.skipped[str(path)] = str(err).splitlines()[0][:200] if str(err) else repr(err)
             return None
 
-    def _content(self) -> torch.Tensor:
+    def _draw(self, in_memory: list[torch.Tensor], files: list[Path], what: str) -> torch.Tensor:
+        """One augmented image from the images in memory and the data-set files, uniformly."""
         while True:  # a file that cannot be read is skipped: draw again
-            k = int(self.rng.integers(len(self.content_images) + len(self.content_files)))
-            if k < len(self.content_images):
-                return self._augment(self.content_images[k])
-            img = self._load(self.content_files[k - len(self.content_images)])
+            k = int(self.rng.integers(len(in_memory) + len(files)))
+            if k < len(in_memory):
+                return self._augment(in_memory[k])
+            img = self._load(files[k - len(in_memory)])
             if img is not None:
                 return self._augment(img)
-            self._check_some_readable(self.content_files, "content")
+            self._check_some_readable(files, what)
+
+    def _content(self) -> torch.Tensor:
+        return self._draw(self.content_images, self.content_files, "content")
 
     def _style(self) -> torch.Tensor:
-        while True:
-            k = int(self.rng.integers(len(self.pool) + len(self.style_files)))
-            if k < len(self.pool):
-                return self._augment(self.pool[k])
-            img = self._load(self.style_files[k - len(self.pool)])
-            if img is not None:
-                return self._augment(img)
-            self._check_some_readable(self.style_files, "style")
+        return self._draw(self.pool, self.style_files, "style")
 
     def _check_some_readable(self, files: list[Path], what: str) -> None:
         if all(str(f) in self.skipped for f in files):

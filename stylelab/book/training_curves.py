@@ -54,11 +54,12 @@ def run_summary(stages: list[Stage], entry: dict) -> str:
     config = stages[-1].config
     log = all_records(stages)
     seconds = np.array([r["seconds"] for r in log])
+    shift = config.get("shift_average")  # absent where a model has no shift option
+    shift = "" if shift is None else f", shift averaging {'on' if shift else 'off'}"
     return (
         f"* recipe: Adam with lr decay {config['lr_decay']:g}, $\\lambda$ = "
         f"{config['style_weight']:g}, decoder width {config['width']:g}, encoder "
-        f"{config['encoder']}, shift averaging {'on' if config['shift_average'] else 'off'}, "
-        f"seed {config['seed']}\n"
+        f"{config['encoder']}{shift}, seed {config['seed']}\n"
         + "".join(stage_line(stage) for stage in stages)
         + f"* data: {entry['data']}\n"
         f"* log: {len(log):,} steps, {seconds.sum() / 60:.1f} min of step time, median "

@@ -49,6 +49,17 @@ PRESETS: dict[str, dict[str, dict]] = {
             "steps": 672, "style_weight": 10.0, "shift_average": "on",
         },
     },
+    "mamba_st": {
+        "book": {  # the shipped run (data/training/mamba_st)
+            "encoder": "mobilenetv2", "width": 0.25, "size": 128, "batch": 4, "lr": 2e-4,
+            "steps": 3000,
+        },
+        "paper": {  # Botti et al. 2025, the official scripts/train.sh (§4.5)
+            "encoder": "vgg19", "width": 1.0, "size": 256, "batch": 8, "lr": 1e-4,
+            "lr_decay": 0.0, "steps": 160_000, "d_model": 512, "depth": 3, "load_size": 512,
+            "source": "mechanisms.md §4.3-4.5",
+        },
+    },
 }  # fmt: skip
 
 FLAG_KEYS = (  # preset keys that are command-line flags (argparse dest names)

@@ -38,6 +38,12 @@ ZOO = {
         "command": "stylelab train all_to_all --steps 672 --size 128 --batch 4 --width 0.25 "
         "--lr 2e-4 --threads 2 --out data/training/all_to_all --publish",
     },
+    "mamba_st": {
+        "description": "Mamba-ST (Botti et al. 2025): patch embedding, SS2D token encoders, "
+        "ST-VSSM decoder blocks and a CNN decoder, book-size, trained here from scratch",
+        "command": "stylelab train mamba_st --preset book --threads 2 "
+        "--out data/training/mamba_st --publish",
+    },
 }
 
 
@@ -83,6 +89,8 @@ def load(name: str, device: str = "auto") -> nn.Module:
     state = weights.load_shipped(name, retrain_hint=hint)  # verifies the sha256 first
     if name == "adain":
         from stylelab.adain import from_config
+    elif name == "mamba_st":
+        from stylelab.ssm.mamba_st import from_config
     else:  # a2k, all_to_all
         from stylelab.attention.net import from_config
     encoder = load_encoder(entry["encoder"], device=device)

@@ -24,6 +24,10 @@ SUITES = {
         "stylelab.bench.attention",
         "the attention transform alone: dense vs streamed all-to-all vs A2K over resolution",
     ),
+    "ss2d": (
+        "stylelab.bench.ss2d",
+        "Mamba-ST's cross SS2D alone: numba vs the torch scans, forward and backward, over size",
+    ),
 }
 
 

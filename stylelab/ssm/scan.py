@@ -250,8 +250,10 @@ def selective_scan_loop(
     decay = log_decay.exp()
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # (batch, D, N)
     states = []
-    for t in range(u.shape[2]):
-        h = torch.addcmul(inputs[:, :, t], decay[:, :, t], h)
+    # unbind, not inputs[:, :, t]: each indexing's backward would allocate a full-size
+    # (batch, D, L, N) gradient, making the backward quadratic in L; unbind's is one stack
+    for inputs_t, decay_t in zip(inputs.unbind(2), decay.unbind(2)):
+        h = torch.addcmul(inputs_t, decay_t, h)
         states.append(h)
     states = torch.stack(states, dim=2)  # (batch, D, L, N)
     return _readout(states, u, C, D, z, return_last_state, h)

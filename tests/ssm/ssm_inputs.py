@@ -68,15 +68,17 @@ VALUES = floats(-3, 3)
 DELTA = {True: floats(-15, 25), False: st.floats(1e-6, 1)}
 DELTA_BIAS = {True: floats(-5, 5), False: st.floats(0, 0.5)}
 DECAY_RATES = st.floats(-3.1, -0.1)  # A; Mamba's init is A = -(1, 2, ..., N)
+STATES = st.integers(1, 5)
 
 
 @st.composite
-def cases(draw, max_length=40):
-    """(inputs, options) for selective_scan with drawn values: B <= 2, D <= 6, N <= 5,
-    L <= max_length, B and C grouped or not, any options. Large arrays are drawn the
-    hypothesis way, a fill value plus scattered elements, so failures shrink to few values."""
+def cases(draw, max_length=40, states=STATES):
+    """(inputs, options) for selective_scan with drawn values: B <= 2, D <= 6, N from
+    `states` (<= 5 unless told), L <= max_length, B and C grouped or not, any options.
+    Large arrays are drawn the hypothesis way, a fill value plus scattered elements, so
+    failures shrink to few values."""
     batch, channels = draw(st.integers(1, 2)), draw(st.integers(1, 6))
-    state, length = draw(st.integers(1, 5)), draw(st.integers(1, max_length))
+    state, length = draw(states), draw(st.integers(1, max_length))
     divisors = [g for g in range(1, channels + 1) if channels % g == 0]
     options = draw(st.sets(st.sampled_from(OPTIONS)))
     softplus = "delta_softplus" in options

@@ -9,6 +9,8 @@ What it measures (all in one run, so ratios compare like with like):
     with 1 thread, of the torch loop, the chunked torch scan and the reference, the ratios
     between them, and what one exp costs here (libm's and the kernel's vectorised one) with
     the same threads: each state update needs one exp, so that is the floor to compare with;
+    also numba's backward (autograd, all gradients) per state update, and the fraction of
+    the exp32 bound that the forward and the backward reach (exp32 ns / update ns);
   - Bi-WKV: numba against the O(T²) definition at T = 16 384, and numba's time up to T = 65 536
     (linear growth expected).
 Each time is the median of several runs after a warm-up run; threads are set explicitly and
@@ -215,6 +217,14 @@ def _bench_ssm(config: dict, threads: int) -> dict:
     numba.set_num_threads(threads)
 
     length = config["ssm_headline_length"]
+    # the numba backward (autograd's, glue included: every input's gradient) at that length,
+    # right after the exps, with the same threads
+    x = {k: v.requires_grad_() for k, v in ssm_inputs(length).items()}
+    y = selective_scan(**x, backend="numba")
+    dy = torch.randn(y.shape, generator=torch.Generator().manual_seed(1))
+    backward = time_call(
+        lambda: torch.autograd.grad(y, list(x.values()), dy, retain_graph=True), seconds
+    )
     headline = {"length": length, "state_updates": updates_per_step * length}
     # medians as asked; the best of the repeats too, which is what the machine can do when
     # other work leaves it alone (on a loaded machine, medians of 2 threads measure the load)
@@ -235,6 +245,14 @@ def _bench_ssm(config: dict, threads: int) -> dict:
         # each state update needs one exp: 1.0 = the scan runs as fast as its exps alone
         headline[f"fraction_of_exp_bound{suffix}"] = {
             name: exp_ns[f"{name}, {_threads(threads)}"] / fast for name in ("libm_expf", "exp32")
+        }
+        backward_ns = backward[key] / (updates_per_step * length) * 1e9
+        headline[f"ns_per_update_backward{suffix}"] = backward_ns
+        # the same for both passes of the numba tier against exp32 with its threads, this run
+        exp32_ns = exp_ns[f"exp32, {_threads(threads)}"]
+        headline[f"exp_bound_fraction{suffix}"] = {
+            "forward": exp32_ns / fast,
+            "backward": exp32_ns / backward_ns,
         }
         headline[f"goals_met{suffix}"] = {
             "numba_ns_per_update_max": fast <= GOALS["numba_ns_per_update_max"],
@@ -315,6 +333,16 @@ def summary(results: dict) -> list[str]:
         lines.append(f"  {tier} takes {ratio:,.3g}x ({best:,.3g}x) the time of {fastest}")
     for name, ns in h["ns_per_exp"].items():
         lines.append(f"  one exp alone, {name}: {ns:.2f} ns ({h['ns_per_exp_min'][name]:.2f})")
+    lines.append(
+        f"  {fastest} backward {h['ns_per_update_backward']:.2f} ns/update "
+        f"({h['ns_per_update_backward_min']:.2f})"
+    )
+    for direction, fraction in h["exp_bound_fraction"].items():
+        best = h["exp_bound_fraction_min"][direction]
+        lines.append(
+            f"  {fastest} {direction}: {fraction:.0%} ({best:.0%}) of the exp32 bound "
+            "(exp32 ns / ns per update)"
+        )
     for goal, met in h["goals_met"].items():
         best = h["goals_met_min"][goal]
         lines.append(

@@ -32,6 +32,14 @@ def test_quick_run_writes_consistent_json_and_a_plot(tmp_path, capsys):
         for tier, ratio in head[f"numba_speedup_over{suffix}"].items():
             assert math.isclose(ratio, at[tier] / at["numba (1 thread)"])
         assert set(head[f"fraction_of_exp_bound{suffix}"]) == {"libm_expf", "exp32"}
+        backward = head[f"ns_per_update_backward{suffix}"]
+        assert backward > 0
+        exp32 = head[f"ns_per_exp{suffix}"]["exp32, 1 thread"]
+        fraction = head[f"exp_bound_fraction{suffix}"]
+        assert set(fraction) == {"forward", "backward"}
+        assert math.isclose(fraction["forward"], exp32 / at["numba (1 thread)"])
+        assert math.isclose(fraction["backward"], exp32 / backward)
+        assert math.isclose(fraction["forward"], head[f"fraction_of_exp_bound{suffix}"]["exp32"])
         assert all(ns > 0 for ns in head[f"ns_per_exp{suffix}"].values())
         assert set(head[f"goals_met{suffix}"]) == {
             "numba_ns_per_update_max",

@@ -43,6 +43,8 @@ from torch import nn
 from stylelab.bench.methods import child_result, is_oom
 from stylelab.bench.timing import time_guard
 from stylelab.core.errors import StylelabError
+from stylelab.core.memory import available_bytes
+from stylelab.core.memory import format_bytes as _size
 
 SIZES = (256, 512, 1024, 2048)
 QUICK_SIZES = (64, 128)
@@ -168,17 +170,6 @@ def encoder_level() -> dict:
 # the guards
 
 
-def available_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes, or None where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def predicted_bytes(method: str, side: int, channels: int, heads=HEADS, region=REGION):
     """(bytes of the largest attention-weight tensor, of the whole forward) at image `side`.
 
@@ -202,10 +193,6 @@ def predicted_bytes(method: str, side: int, channels: int, heads=HEADS, region=R
             da = min(da, CHUNK_SCORES * 4)
         return max(da, pa), 2 * (da + pa) + maps
     return 0, maps
-
-
-def _size(nbytes: float) -> str:
-    return f"{nbytes / GIB:.1f} GiB" if nbytes >= GIB / 10 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def memory_guard(method: str, side: int, channels: int, available: int | None) -> str | None:

@@ -45,6 +45,8 @@ import torch
 from stylelab.bench.methods import child_result, is_oom
 from stylelab.bench.timing import time_call, time_guard
 from stylelab.core.errors import StylelabError
+from stylelab.core.memory import available_bytes
+from stylelab.core.memory import format_bytes as _size
 
 SIZES = (256, 512, 1024, 2048)
 QUICK_SIZES = (32, 64)
@@ -219,17 +221,6 @@ def warm_up(layer, backend: str) -> None:
 # the guards
 
 
-def available_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes, or None where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def predicted_bytes(backend: str, mode: str, side: int, previous: tuple[int, float] | None):
     """Predicted peak of one call at `side`: the larger of COPIES slices of (K·Di, N) floats
     per token and the previous size's peak (side, MiB) times the token ratio (every backend
@@ -241,10 +232,6 @@ def predicted_bytes(backend: str, mode: str, side: int, previous: tuple[int, flo
     if previous is None:
         return model
     return max(model, previous[1] * MIB * tokens(side) / tokens(previous[0]))
-
-
-def _size(nbytes: float) -> str:
-    return f"{nbytes / GIB:.1f} GiB" if nbytes >= GIB / 10 else f"{nbytes / MIB:.1f} MiB"
 
 
 def memory_guard(predicted: float, available: int | None) -> str | None:

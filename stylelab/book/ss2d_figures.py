@@ -112,3 +112,37 @@ def decoder_reads(model: MambaST, content, style, position: int, block: int = 0,
     original = torch.zeros_like(reads)
     original[:, perm] = reads  # shuffled token q is style token perm[q]
     return original.view(-1, h, w), perm
+
+
+ATTENTION_CURVES = {"all_to_all": "all-to-all (dense)", "a2k": "A2K"}  # attention.json keys
+
+
+def scaling_figure(ss2d: dict, attention: dict | None, caption: str):
+    """Seconds per forward vs image side, log-log: SS2D (numba and the torch loop, from
+    `stylelab bench ss2d`) next to chapter 4's attention layers (`stylelab bench attention`).
+    Doubling the side is 4x the tokens: a linear cost grows 4x, a quadratic one 16x."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH * 0.75, 4.2), layout="constrained")
+    plt.close(fig)
+    curves = [(f"SS2D ST-VSSM, {k.replace('ss2d_', '').replace('ss2d', 'numba')}", ss2d, k, "-o")
+              for k in ("ss2d", "ss2d_torch_loop")]  # fmt: skip
+    if attention:
+        curves += [
+            (f"{label} (ch. 4)", attention, k, "--s") for k, label in ATTENTION_CURVES.items()
+        ]
+    for label, results, key, style in curves:
+        pts = [(int(s), row[key]["seconds"]) for s, row in results["sizes"].items()
+               if "seconds" in row.get(key, {})]  # fmt: skip
+        if pts:
+            sides, secs = zip(*sorted(pts))
+            ax.plot(sides, secs, style, label=label, ms=4)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    sides = sorted({int(s) for r in (ss2d, attention or {"sizes": {}}) for s in r["sizes"]})
+    ax.set_xticks(sides, [str(s) for s in sides])
+    ax.minorticks_off()
+    ax.set_xlabel("image side (px)")
+    ax.set_ylabel("seconds per forward")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(textwrap.fill(caption, 110), fontsize=8)
+    return fig

@@ -85,3 +85,19 @@ class PeakMemory:
             hwm, self.exact = max_rss_kib(), False
         self.mib, self.process_mib = max(0.0, (hwm - self.before) / 1024), hwm / 1024
         return False
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes, or None where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def format_bytes(nbytes: float) -> str:
+    """'1.5 GiB' from 0.1 GiB up, else '12.3 MiB' (the benches' memory guard messages)."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 / 10 else f"{nbytes / 2**20:.1f} MiB"

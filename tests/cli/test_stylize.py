@@ -140,3 +140,17 @@ def test_missing_weights_name_the_training_command(files, tmp_path, monkeypatch,
     monkeypatch.setenv(weights.ENV_VAR, str(empty))
     assert main(["stylize", files["content"], files["s1"], "-o", files["out"]]) == 2
     assert "stylelab train adain" in one_error_line(capsys)
+
+
+def test_method_mamba_st(isolated_weights, files, capsys):
+    """--method mamba_st runs a published Mamba-ST (a tiny untrained one here) end to end."""
+    from stylelab.ssm.mamba_st import MambaST
+
+    torch.manual_seed(0)
+    model = MambaST(load_encoder("mobilenetv2"), d_model=16, depth=1, d_state=4, width=0.125)
+    zoo.publish("mamba_st", model, {"encoder": "mobilenetv2", "config": model.config(), "steps": 0})
+    f = files
+    args = ["stylize", f["content"], f["s1"], "-o", f["out"], "--method", "mamba_st",
+            "--size", "64", "--alpha", "0.5"]  # fmt: skip
+    assert main(args) == 0
+    assert Image.open(f["out"]).size == (64, 43)  # not a multiple of 8: padded, cropped back

@@ -53,3 +53,14 @@ def test_schedules():
     decay = EpochDecay(epoch_steps=10, constant_epochs=2, factor=0.3)
     assert [decay(s) for s in (0, 19, 20, 29, 30)] == pytest.approx([1, 1, 0.3, 0.3, 0.09])
     assert lr_factor({"lr_decay": 0.5})(2) == pytest.approx(0.5)
+
+
+def test_mamba_st_paper_preset_is_the_official_size(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "mamba_st", "--preset", "paper", "--dry-run", "--size", "32", "--batch", "1"]
+    assert main([*argv, *QUIET, "--dry-steps", "1"]) == 0
+    out = capsys.readouterr().out
+    config = json.loads(out[: out.index("\n}") + 2])
+    assert (config["d_model"], config["depth"], config["lr"]) == (512, 3, 1e-4)
+    assert config["lr_decay"] == 0.0 and config["identity_weight"] == 70.0  # constant lr
+    assert f"-> {PRESETS['mamba_st']['paper']['steps']:,} steps = " in out

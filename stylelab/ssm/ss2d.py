@@ -173,8 +173,8 @@ class SS2D(nn.Module):
             not directions or any(k not in range(K) for k in directions)
         ):
             raise StylelabError(f"SS2D: directions must be indices in 0..3, got {directions!r}")
+        inputs = self.scan_inputs(x, style)  # checks x and style first
         n_batch, height, width, _ = x.shape
-        inputs = self.scan_inputs(x, style)
         length = height * width
         # the scan runs in float32 (float64 when the input is), also under autocast (as the
         # official code's .float() casts)

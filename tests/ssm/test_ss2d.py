@@ -226,6 +226,8 @@ def test_bad_input_is_a_clear_error():
     x = torch.randn(1, 4, 4, 8)
     with pytest.raises(StylelabError, match=r"\(B, H, W, 8\)"):
         module(torch.randn(1, 8, 4, 4), x)  # channels-first by mistake
+    with pytest.raises(StylelabError, match="channels-last"):
+        SS2D(8)(torch.randn(4, 4, 8))  # no batch dimension
     with pytest.raises(StylelabError, match="must match"):
         module(x, torch.randn(1, 4, 5, 8))
     with pytest.raises(StylelabError, match="needs a style"):

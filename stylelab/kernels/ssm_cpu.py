@@ -192,9 +192,12 @@ def _make_scan_backward(fixed_state):
           dB_t   = g_t Δ_t u_t                          du_t = Σ_n g_t Δ_t B_t + D dy_t
           dC_t   = dy_t h_t                             dD  += dy_t u_t
         then dΔ goes through softplus (times sigmoid) into ddelta and dbias.
-        Terms summed over channels (dB, dC) or batch (dA, dD, dbias) are written per
-        task into *_part arrays and summed by the caller, so no two threads write
-        the same element. dB_part, dC_part: (batch, D, L, N).
+        Terms summed over batch (dA, dD, dbias) are written per (b, d) into *_part
+        arrays and summed by the caller. dB and dC are summed over channels: a task
+        takes `span` consecutive channels of one group (span = D / dB_part.shape[1])
+        and adds them into its own slot of dB_part, dC_part (batch, D / span, L, N),
+        zeros on entry; the caller sums the slots of each group. No two threads write
+        the same element. span = 1 is one channel per task.
         """
         n_batch, n_channels, length = u.shape
         n_state = fixed_state if fixed_state else A.shape[1]
@@ -202,106 +205,109 @@ def _make_scan_backward(fixed_state):
         per_group_C = n_channels // C.shape[1]
         K = CHECKPOINT_EVERY
         n_segments = (length + K - 1) // K
-        for task in prange(n_batch * n_channels):
-            b = task // n_channels
-            d = task - b * n_channels
-            B_bd = B[b, d // per_group_B]
-            C_bd = C[b, d // per_group_C]
-            A_d = A[d]
-            # 1. forward again, keeping h at the start of every segment of K steps
-            checkpoints = np.empty((n_segments, n_state), np.float32)
-            h = np.zeros(n_state, np.float32)
-            if fixed_state == simd.STATE:  # the vector IR loop, one segment per call
-                dts = _step_sizes(delta[b, d], delta_bias[d], delta_softplus)
-                dts_u = dts * u[b, d]
-                y_unused = np.empty(K, np.float32)
-                for segment in range(n_segments):
+        n_slots = dB_part.shape[1]  # channel groups of `span` channels: one task each
+        span = n_channels // n_slots
+        for task in prange(n_batch * n_slots):
+            b = task // n_slots
+            slot = task - b * n_slots
+            for d in range(slot * span, (slot + 1) * span):
+                B_bd = B[b, d // per_group_B]
+                C_bd = C[b, d // per_group_C]
+                A_d = A[d]
+                # 1. forward again, keeping h at the start of every segment of K steps
+                checkpoints = np.empty((n_segments, n_state), np.float32)
+                h = np.zeros(n_state, np.float32)
+                if fixed_state == simd.STATE:  # the vector IR loop, one segment per call
+                    dts = _step_sizes(delta[b, d], delta_bias[d], delta_softplus)
+                    dts_u = dts * u[b, d]
+                    y_unused = np.empty(K, np.float32)
+                    for segment in range(n_segments):
+                        t0 = segment * K
+                        t1 = min(length, t0 + K)
+                        checkpoints[segment] = h
+                        simd.scan16(
+                            A_d, dts[t0:t1], dts_u[t0:t1], B_bd[t0:t1], C_bd[t0:t1],
+                            y_unused[: t1 - t0], h,
+                        )  # fmt: skip
+                else:
+                    for t in range(length):
+                        if t % K == 0:
+                            checkpoints[t // K] = h
+                        dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+                        dt_u = dt * u[b, d, t]
+                        B_t = B_bd[t]
+                        for n in range(n_state):
+                            h[n] = exp32(dt * A_d[n]) * h[n] + dt_u * B_t[n]
+                # 2. backward, one segment at a time from the last
+                states = np.empty((K + 1, n_state), np.float32)  # states[i] = h before step t0 + i
+                decays = np.empty((K, n_state), np.float32)
+                g_carry = dlast[b, d].copy()  # a_{t+1} ⊙ g_{t+1}; at t = L-1 it is dlast
+                dA_acc = np.zeros(n_state, np.float64)
+                dD_acc = 0.0
+                dbias_acc = 0.0
+                for segment in range(n_segments - 1, -1, -1):
                     t0 = segment * K
                     t1 = min(length, t0 + K)
-                    checkpoints[segment] = h
-                    simd.scan16(
-                        A_d, dts[t0:t1], dts_u[t0:t1], B_bd[t0:t1], C_bd[t0:t1],
-                        y_unused[: t1 - t0], h,
-                    )  # fmt: skip
-            else:
-                for t in range(length):
-                    if t % K == 0:
-                        checkpoints[t // K] = h
-                    dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
-                    dt_u = dt * u[b, d, t]
-                    B_t = B_bd[t]
-                    for n in range(n_state):
-                        h[n] = exp32(dt * A_d[n]) * h[n] + dt_u * B_t[n]
-            # 2. backward, one segment at a time from the last
-            states = np.empty((K + 1, n_state), np.float32)  # states[i] = h before step t0 + i
-            decays = np.empty((K, n_state), np.float32)
-            g_carry = dlast[b, d].copy()  # a_{t+1} ⊙ g_{t+1}; at t = L-1 it is dlast
-            dA_acc = np.zeros(n_state, np.float64)
-            dD_acc = 0.0
-            dbias_acc = 0.0
-            for segment in range(n_segments - 1, -1, -1):
-                t0 = segment * K
-                t1 = min(length, t0 + K)
-                states[0] = checkpoints[segment]
-                dA_segment = np.zeros(n_state, np.float32)  # float32 over K steps, then float64
-                for t in range(t0, t1):
-                    i = t - t0
-                    dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
-                    dt_u = dt * u[b, d, t]
-                    B_t = B_bd[t]
-                    for n in range(n_state):
-                        a = exp32(dt * A_d[n])
-                        decays[i, n] = a
-                        states[i + 1, n] = a * states[i, n] + dt_u * B_t[n]
-                for t in range(t1 - 1, t0 - 1, -1):
-                    i = t - t0
-                    raw = delta[b, d, t] + delta_bias[d]
-                    dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
-                    u_t = u[b, d, t]
-                    B_t = B_bd[t]
-                    C_t = C_bd[t]
-                    dy = dout[b, d, t]
-                    if (
-                        has_z
-                    ):  # y = y_pre · SiLU(z): dy_pre = dy · SiLU(z), dz = dy · y_pre · SiLU'(z)
-                        y_pre = D[d] * u_t
+                    states[0] = checkpoints[segment]
+                    dA_segment = np.zeros(n_state, np.float32)  # float32 over K steps, then float64
+                    for t in range(t0, t1):
+                        i = t - t0
+                        dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+                        dt_u = dt * u[b, d, t]
+                        B_t = B_bd[t]
                         for n in range(n_state):
-                            y_pre += C_t[n] * states[i + 1, n]
-                        zt = z[b, d, t]
-                        sig = _sigmoid(zt)
-                        dz[b, d, t] = (
-                            dy * y_pre * sig * (np.float32(1.0) + zt * (np.float32(1.0) - sig))
-                        )
-                        dy = dy * zt * sig
-                    dD_acc += dy * u_t
-                    dt_u = dt * u_t
-                    gha_A = np.float32(0.0)  # Σ_n g h_{t-1} a A
-                    g_B = np.float32(0.0)  # Σ_n g B
-                    dB_t = dB_part[b, d, t]
-                    dC_t = dC_part[b, d, t]
-                    # all float32 and no float64 here, so this loop vectorises
+                            a = exp32(dt * A_d[n])
+                            decays[i, n] = a
+                            states[i + 1, n] = a * states[i, n] + dt_u * B_t[n]
+                    for t in range(t1 - 1, t0 - 1, -1):
+                        i = t - t0
+                        raw = delta[b, d, t] + delta_bias[d]
+                        dt = _step_size(delta[b, d, t], delta_bias[d], delta_softplus)
+                        u_t = u[b, d, t]
+                        B_t = B_bd[t]
+                        C_t = C_bd[t]
+                        dy = dout[b, d, t]
+                        if (
+                            has_z
+                        ):  # y = y_pre · SiLU(z): dy_pre = dy · SiLU(z), dz = dy · y_pre · SiLU'(z)
+                            y_pre = D[d] * u_t
+                            for n in range(n_state):
+                                y_pre += C_t[n] * states[i + 1, n]
+                            zt = z[b, d, t]
+                            sig = _sigmoid(zt)
+                            dz[b, d, t] = (
+                                dy * y_pre * sig * (np.float32(1.0) + zt * (np.float32(1.0) - sig))
+                            )
+                            dy = dy * zt * sig
+                        dD_acc += dy * u_t
+                        dt_u = dt * u_t
+                        gha_A = np.float32(0.0)  # Σ_n g h_{t-1} a A
+                        g_B = np.float32(0.0)  # Σ_n g B
+                        dB_t = dB_part[b, slot, t]
+                        dC_t = dC_part[b, slot, t]
+                        # all float32 and no float64 here, so this loop vectorises
+                        for n in range(n_state):
+                            g = C_t[n] * dy + g_carry[n]
+                            gha = g * states[i, n] * decays[i, n]  # g_t h_{t-1} a_t
+                            dA_segment[n] += gha * dt
+                            gha_A += gha * A_d[n]
+                            g_B += g * B_t[n]
+                            dB_t[n] += g * dt_u
+                            dC_t[n] += dy * states[i + 1, n]
+                            g_carry[n] = g * decays[i, n]
+                        ddt = gha_A + g_B * u_t
+                        du_t = D[d] * dy + g_B * dt
+                        if delta_softplus and raw <= np.float32(SOFTPLUS_THRESHOLD):
+                            ddt = ddt * _sigmoid(raw)  # softplus'(x) = sigmoid(x)
+                        ddelta[b, d, t] = ddt
+                        dbias_acc += ddt
+                        du[b, d, t] = du_t
                     for n in range(n_state):
-                        g = C_t[n] * dy + g_carry[n]
-                        gha = g * states[i, n] * decays[i, n]  # g_t h_{t-1} a_t
-                        dA_segment[n] += gha * dt
-                        gha_A += gha * A_d[n]
-                        g_B += g * B_t[n]
-                        dB_t[n] = g * dt_u
-                        dC_t[n] = dy * states[i + 1, n]
-                        g_carry[n] = g * decays[i, n]
-                    ddt = gha_A + g_B * u_t
-                    du_t = D[d] * dy + g_B * dt
-                    if delta_softplus and raw <= np.float32(SOFTPLUS_THRESHOLD):
-                        ddt = ddt * _sigmoid(raw)  # softplus'(x) = sigmoid(x)
-                    ddelta[b, d, t] = ddt
-                    dbias_acc += ddt
-                    du[b, d, t] = du_t
+                        dA_acc[n] += dA_segment[n]
                 for n in range(n_state):
-                    dA_acc[n] += dA_segment[n]
-            for n in range(n_state):
-                dA_part[b, d, n] = dA_acc[n]
-            dD_part[b, d] = dD_acc
-            dbias_part[b, d] = dbias_acc
+                    dA_part[b, d, n] = dA_acc[n]
+                dD_part[b, d] = dD_acc
+                dbias_part[b, d] = dbias_acc
 
     return scan_backward
 
@@ -345,6 +351,27 @@ def exp_throughput(x, repeats, vectorised):
 # --- torch glue (the parts shared with the cuda tier are in kernels/glue.py) ----------------
 
 
+TASKS_PER_THREAD = 4  # the backward keeps at least this many tasks per thread (balance)
+
+
+def channels_per_task(n_batch: int, n_channels: int, groups_B: int, groups_C: int) -> int:
+    """How many channels one backward task takes: as many of one group as still leave
+    TASKS_PER_THREAD tasks per thread. Each task adds its channels' dB and dC into one slot,
+    so the partials shrink from (batch, D, L, N) to (batch, D / span, L, N): at Mamba-ST's
+    training shapes (batch 12, 1024 channels in 4 groups) that is 200 MB less to write and
+    sum per call. B and C grouped differently: one channel per task."""
+    import numba
+
+    if groups_B != groups_C:
+        return 1
+    per_group = n_channels // groups_B
+    wanted = TASKS_PER_THREAD * numba.get_num_threads()
+    for span in range(per_group, 1, -1):
+        if per_group % span == 0 and n_batch * (n_channels // span) >= wanted:
+            return span
+    return 1
+
+
 def _f32(x: torch.Tensor) -> np.ndarray:
     """A float32 C-contiguous numpy view (a copy only when needed)."""
     return x.detach().to(torch.float32).contiguous().numpy()
@@ -376,8 +403,10 @@ class SelectiveScanNumba(torch.autograd.Function):
         )
         du, ddelta, dz = (np.zeros(u.shape, np.float32) for _ in range(3))
         dA_part = np.empty((n_batch, n_channels, n_state), np.float32)
-        dB_part = np.empty((n_batch, n_channels, length, n_state), np.float32)
-        dC_part = np.empty_like(dB_part)
+        span = channels_per_task(n_batch, n_channels, B.shape[1], C.shape[1])
+        # zeros: the kernel adds into them (calloc: untouched pages cost nothing up front)
+        dB_part = np.zeros((n_batch, n_channels // span, length, n_state), np.float32)
+        dC_part = np.zeros_like(dB_part)
         dD_part = np.empty((n_batch, n_channels), np.float32)
         dbias_part = np.empty_like(dD_part)
         scan_backward(

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from stylelab.bench.methods import child_result, is_oom
+from stylelab.bench.sizes import parse_sizes as _parse_sizes
 from stylelab.bench.timing import time_guard
 from stylelab.core.errors import StylelabError
 from stylelab.core.memory import available_bytes
@@ -109,22 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_sizes(text: str | None, quick: bool = False) -> list[int]:
     """'256,512' -> [256, 512]; a one-line StylelabError unless ascending multiples of 64."""
-    if text is None:
-        return list(QUICK_SIZES if quick else SIZES)
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise StylelabError(f"--sizes must be integers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < SIZE_STEP:
-        raise StylelabError(f"--sizes must be at least {SIZE_STEP} pixels each, got {text!r}")
-    if any(s % SIZE_STEP for s in sizes):
-        raise StylelabError(
-            f"--sizes must be multiples of {SIZE_STEP} (the map, S/{STRIDE}, a multiple of the "
-            f"block side {REGION}), got {text!r}"
-        )
-    if any(b <= a for a, b in zip(sizes, sizes[1:])):
-        raise StylelabError(f"--sizes must be ascending without repeats, got {text!r}")
-    return sizes
+    why = f"the map, S/{STRIDE}, a multiple of the block side {REGION}"
+    return _parse_sizes(text, QUICK_SIZES if quick else SIZES, SIZE_STEP, SIZE_STEP, why)
 
 
 # ---------------------------------------------------------------------------------------------

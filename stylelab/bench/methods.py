@@ -36,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from stylelab.bench.sizes import parse_sizes as _parse_sizes
 from stylelab.bench.timing import time_guard
 from stylelab.core.errors import StylelabError
 
@@ -88,17 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_sizes(text: str | None, quick: bool = False) -> list[int]:
     """'256,512' -> [256, 512]; one-line StylelabError unless integers >= 64, ascending."""
-    if text is None:
-        return list(QUICK_SIZES if quick else SIZES)
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise StylelabError(f"--sizes must be integers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < MIN_SIZE:
-        raise StylelabError(f"--sizes must be at least {MIN_SIZE} pixels each, got {text!r}")
-    if any(b <= a for a, b in zip(sizes, sizes[1:])):
-        raise StylelabError(f"--sizes must be ascending without repeats, got {text!r}")
-    return sizes
+    return _parse_sizes(text, QUICK_SIZES if quick else SIZES, MIN_SIZE)
 
 
 def fit_exponent(sizes, values) -> float | None:

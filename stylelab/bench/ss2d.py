@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 
 from stylelab.bench.methods import child_result, is_oom
+from stylelab.bench.sizes import parse_sizes as _parse_sizes
 from stylelab.bench.timing import time_call, time_guard
 from stylelab.core.errors import StylelabError
 from stylelab.core.memory import available_bytes
@@ -127,22 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_sizes(text: str | None, quick: bool = False) -> list[int]:
     """'256,512' -> [256, 512]; a one-line StylelabError unless ascending multiples of 8."""
-    if text is None:
-        return list(QUICK_SIZES if quick else SIZES)
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise StylelabError(f"--sizes must be integers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < PATCH:
-        raise StylelabError(f"--sizes must be at least {PATCH} pixels each, got {text!r}")
-    if any(s % PATCH for s in sizes):
-        raise StylelabError(
-            f"--sizes must be multiples of {PATCH} (the patch side: S/{PATCH} tokens a side), "
-            f"got {text!r}"
-        )
-    if any(b <= a for a, b in zip(sizes, sizes[1:])):
-        raise StylelabError(f"--sizes must be ascending without repeats, got {text!r}")
-    return sizes
+    why = f"the patch side: S/{PATCH} tokens a side"
+    return _parse_sizes(text, QUICK_SIZES if quick else SIZES, PATCH, PATCH, why)
 
 
 def parse_backends(text: str) -> list[str]:

@@ -43,6 +43,7 @@ from stylelab.attention.a2k import A2K
 from stylelab.attention.all_to_all import SANet
 from stylelab.attention.ops import check_heads
 from stylelab.attention.target import a2k_target
+from stylelab.core.checks import image_batch
 from stylelab.core.errors import StylelabError
 from stylelab.nn.skip_decoder import SkipDecoder
 from stylelab.stats import mean_std
@@ -240,10 +241,7 @@ class StyA2KNet(nn.Module):
 
     # -- inference --
     def _fit_sides(self, img: torch.Tensor, what: str) -> torch.Tensor:
-        if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[1] != 3:
-            got = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
-            raise StylelabError(f"{what} must be (N, 3, H, W), got {got}")
-        return img.to(next(self.decoder.parameters()).device).float()
+        return image_batch(img, what, next(self.decoder.parameters()).device)
 
     @torch.no_grad()
     def stylize(

@@ -35,6 +35,7 @@ from torch import nn
 
 from stylelab.adain.op import check_alpha, normalize_weights
 from stylelab.adain.op import preserve_color as recolor_style
+from stylelab.core.checks import image_batch
 from stylelab.core.errors import StylelabError
 from stylelab.nn.decoder import Decoder
 from stylelab.ssm.ss2d import SS2D
@@ -221,10 +222,7 @@ class MambaST(nn.Module):
 
     # -- inference --
     def _image(self, img, what: str) -> torch.Tensor:
-        if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[1] != 3:
-            got = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
-            raise StylelabError(f"{what} must be (N, 3, H, W), got {got}")
-        return img.to(next(self.decoder.parameters()).device).float()
+        return image_batch(img, what, next(self.decoder.parameters()).device)
 
     @torch.no_grad()
     def stylize(

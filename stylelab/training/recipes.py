@@ -205,22 +205,6 @@ RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {
 
 # hyperparameters each recipe reads from config.json; the CLI fills them
 A2K_DEFAULTS = {
-    "mamba_st": {
-        "lr": 2e-4,
-        "lr_decay": 5e-5,
-        "d_model": 128,
-        "depth": 2,
-        "d_state": 16,
-        "width": 0.25,
-        "shuffle": True,
-        "init": "s4d",
-        "decoder_drop_path": 0.1,
-        # L = 7 Lc + 10 Ls + 70 Lid1 + 1 Lid2 (StyTr²'s weights, as the official code)
-        "content_weight": 7.0,
-        "style_weight": 10.0,
-        "identity_weight": 70.0,
-        "identity_features_weight": 1.0,
-    },
     "lr": 1e-4,
     "lr_decay": 5e-5,
     "style_weight": 10.0,

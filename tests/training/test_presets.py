@@ -64,3 +64,10 @@ def test_mamba_st_paper_preset_is_the_official_size(tmp_path, capsys, monkeypatc
     assert (config["d_model"], config["depth"], config["lr"]) == (512, 3, 1e-4)
     assert config["lr_decay"] == 0.0 and config["identity_weight"] == 70.0  # constant lr
     assert f"-> {PRESETS['mamba_st']['paper']['steps']:,} steps = " in out
+
+
+def test_no_recipe_defaults_carry_another_models():
+    from stylelab.training.recipes import DEFAULTS
+
+    for model, values in DEFAULTS.items():
+        assert not set(values) & set(DEFAULTS), model  # e.g. a "mamba_st" key in a2k's

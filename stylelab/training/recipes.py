@@ -128,6 +128,26 @@ def adain_decoder_state(encoder, width: float) -> dict[str, torch.Tensor]:
     return weights.load_shipped("adain")
 
 
+def network_recipe(model: nn.Module, encoder, config: dict, min_side: int) -> Recipe:
+    """The part every network recipe shares: Adam over the trainable, non-encoder weights,
+    the config's lr schedule, the data stream, the sample grid (sides >= min_side) and the
+    manifest's meta."""
+    trainable = [
+        p for k, p in model.named_parameters() if not k.startswith("encoder.") and p.requires_grad
+    ]
+    optimizer = torch.optim.Adam(trainable, lr=config["lr"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
+    data = training_data(config)
+    sample_fn = adain_sample_fn(min_side, min(2 * config["size"], 256))
+    meta = {
+        "encoder": encoder.name,
+        "encoder_description": encoder.description,
+        "config": model.config(),
+        "data": data.describe(),
+    }
+    return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
+
+
 def recipe_a2k(config: dict, device: torch.device) -> Recipe:
     """StyA2K at book size (`stylelab.attention.net`), its decoder started from AdaIN's; with
     config attention "all_to_all" (model all_to_all), the same network with SANet layers."""
@@ -149,21 +169,7 @@ def recipe_a2k(config: dict, device: torch.device) -> Recipe:
         model.freeze_all_but_attention()
     elif config.get("init_adain", True) and not config.get("init_from"):
         model.init_from_adain(adain_decoder_state(encoder, model.width))
-    model = model.to(device)
-    trainable = [
-        p for k, p in model.named_parameters() if not k.startswith("encoder.") and p.requires_grad
-    ]
-    optimizer = torch.optim.Adam(trainable, lr=config["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
-    data = training_data(config)
-    sample_fn = adain_sample_fn(64, min(2 * config["size"], 256))
-    meta = {
-        "encoder": encoder.name,
-        "encoder_description": encoder.description,
-        "config": model.config(),
-        "data": data.describe(),
-    }
-    return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
+    return network_recipe(model.to(device), encoder, config, min_side=64)
 
 
 def recipe_mamba_st(config: dict, device: torch.device) -> Recipe:
@@ -180,19 +186,7 @@ def recipe_mamba_st(config: dict, device: torch.device) -> Recipe:
             f"multiples of {PATCH} (e.g. {max(PATCH, config['size'] - config['size'] % PATCH)})"
         )
     encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
-    model = from_config(encoder, config).to(device)
-    trainable = [p for k, p in model.named_parameters() if not k.startswith("encoder.")]
-    optimizer = torch.optim.Adam(trainable, lr=config["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
-    data = training_data(config)
-    sample_fn = adain_sample_fn(PATCH * 4, min(2 * config["size"], 256))
-    meta = {
-        "encoder": encoder.name,
-        "encoder_description": encoder.description,
-        "config": model.config(),
-        "data": data.describe(),
-    }
-    return Recipe(model, optimizer, scheduler, data, sample_fn, meta)
+    return network_recipe(from_config(encoder, config).to(device), encoder, config, PATCH * 4)
 
 
 RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {

@@ -37,12 +37,11 @@ from stylelab.adain.op import check_alpha, normalize_weights
 from stylelab.adain.op import preserve_color as recolor_style
 from stylelab.core.checks import image_batch
 from stylelab.core.errors import StylelabError
+from stylelab.losses.stytr import LOSS_WEIGHTS, loss_weights_from, stytr_loss
 from stylelab.nn.decoder import Decoder
 from stylelab.ssm.ss2d import SS2D
-from stylelab.stats import mean_std
 
 PATCH = 8  # the patch embedding's kernel and stride: the token grid is the image / 8
-LOSS_WEIGHTS = {"content": 7.0, "style": 10.0, "identity_pixels": 70.0, "identity_features": 1.0}
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -52,12 +51,6 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         return x
     keep = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device) >= p
     return x * keep.to(x.dtype) / (1 - p)
-
-
-def mvn(feat: torch.Tensor) -> torch.Tensor:
-    """Mean-variance norm (mechanisms §1.2): (F - μ) / σ per sample and channel."""
-    mean, std = mean_std(feat)
-    return (feat - mean) / std
 
 
 class VSSBlock(nn.Module):
@@ -121,10 +114,6 @@ class MambaST(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.decoder = Decoder(d_model, stride=PATCH, width=width)
         self.generator: torch.Generator | None = None  # the shuffle's; None = global RNG
-        deepest = encoder.taps[-1]
-        self.content_taps = list(dict.fromkeys([encoder.content_tap, deepest]))
-        self.style_taps = list(dict.fromkeys([*encoder.style_taps, deepest]))
-        self.loss_taps = list(dict.fromkeys([*self.content_taps, *self.style_taps]))
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -195,30 +184,7 @@ class MambaST(nn.Module):
         pairs_c = torch.cat([ec[:n], ec[:n], ec[n:]])  # (c, s), (c, c), (s, s)
         pairs_s = torch.cat([es[n:], es[:n], es[n:]])
         out = self.decode(self.transform(pairs_c, pairs_s))  # (3N, 3, S, S)
-        with torch.no_grad():
-            f_ref = self.encoder(torch.cat([content, style]), taps=self.loss_taps)
-        fo = self.encoder(out, taps=self.loss_taps)  # (3N, ...) per tap
-        fc = {t: f[:n] for t, f in f_ref.items()}
-        fs = {t: f[n:] for t, f in f_ref.items()}
-        loss_c = sum(F.mse_loss(mvn(fo[t][:n]), mvn(fc[t])) for t in self.content_taps)
-        loss_s = 0.0
-        for t in self.style_taps:
-            (mo, so), (ms, ss) = mean_std(fo[t][:n]), mean_std(fs[t])
-            loss_s = loss_s + F.mse_loss(mo, ms) + F.mse_loss(so, ss)
-        loss_id1 = F.mse_loss(out[n : 2 * n], content) + F.mse_loss(out[2 * n :], style)
-        loss_id2 = sum(
-            F.mse_loss(fo[t][n : 2 * n], fc[t]) + F.mse_loss(fo[t][2 * n :], fs[t])
-            for t in self.style_taps
-        )
-        named = {
-            "content": loss_c,
-            "style": loss_s,
-            "identity_pixels": loss_id1,
-            "identity_features": loss_id2,
-        }
-        total = sum(self.loss_weights[k] * v for k, v in named.items())
-        terms = {k: float(v.detach()) for k, v in (*named.items(), ("total", total))}
-        return total, terms
+        return stytr_loss(self.encoder, out, content, style, self.loss_weights)
 
     # -- inference --
     def _image(self, img, what: str) -> torch.Tensor:
@@ -276,17 +242,7 @@ class MambaST(nn.Module):
         return out
 
 
-# config.json keys (the CLI's --style-weight and --identity-weight among them) -> loss terms
-WEIGHT_KEYS = {
-    "content_weight": "content",
-    "style_weight": "style",
-    "identity_weight": "identity_pixels",
-    "identity_features_weight": "identity_features",
-}
-
-
 def from_config(encoder: nn.Module, config: dict) -> MambaST:
     keys = ("d_model", "depth", "d_state", "width", "shuffle", "init", "decoder_drop_path")
-    weights = dict(config.get("loss_weights") or {})
-    weights.update({term: config[key] for key, term in WEIGHT_KEYS.items() if key in config})
+    weights = loss_weights_from(config)
     return MambaST(encoder, **{k: config[k] for k in keys if k in config}, loss_weights=weights)

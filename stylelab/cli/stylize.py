@@ -22,7 +22,13 @@ from stylelab.core.errors import StylelabError
 if TYPE_CHECKING:  # annotations only: torch is imported in run(), so --help needs no torch
     import torch
 
-METHODS = ("adain", "a2k", "all_to_all", "mamba_st")  # zoo names; later chapters add theirs
+METHODS = (
+    "adain",
+    "a2k",
+    "all_to_all",
+    "mamba_st",
+    "style_rwkv",
+)  # zoo names; later chapters add theirs
 SIZE_RANGE = (64, 4096)  # max side in pixels: the encoder needs 32+, 4096 still fits in memory
 
 

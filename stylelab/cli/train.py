@@ -150,6 +150,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(fp16 safetensors + manifest entry) for zoo.load",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one of the model's config keys (its defaults are in "
+        "stylelab.training.recipes.DEFAULTS), VALUE as JSON: --set shift='\"omni\"' "
+        "--set recurrence=3 --set 'blocks=[1,1,2,1]'; repeatable",
+    )
 
 
 BUILT_IN = {"steps": 10_000, "size": 256, "batch": 8, "encoder": "auto", "shift_average": "auto"}
@@ -182,6 +191,7 @@ def _config_from_args(args) -> dict:
     for key in ("width", "lr", "style_weight", "identity_weight"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
+    config.update(parse_sets(args.set, args.model))
     if args.shift_average != "auto":
         config["shift_average"] = args.shift_average == "on"
     if args.content_dir and args.style_dir:  # the papers' data path (folders.py)
@@ -192,6 +202,26 @@ def _config_from_args(args) -> dict:
     if config.get("base"):  # a recipe that fine-tunes a shipped model: pin its weights
         config["base"] = describe_base(config["base"])
     return config
+
+
+def parse_sets(items: list[str], model: str) -> dict:
+    """--set KEY=VALUE pairs -> {key: value}; only keys the model's defaults have."""
+    import json
+
+    known = DEFAULTS[model]
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in known:
+            raise StylelabError(
+                f"--set {item!r}: need KEY=VALUE with KEY one of {model}'s config keys: "
+                f"{', '.join(known)}"
+            )
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text  # a bare word: a string (--set shift=omni)
+    return out
 
 
 def _resolve_auto(config: dict) -> dict:
@@ -292,7 +322,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args, out: Path, dist, device, config: dict) -> int:
     seed_everything(config["seed"])
-    recipe = RECIPES[config["model"]](config, device)
+    try:
+        recipe = RECIPES[config["model"]](config, device)
+    except StylelabError:
+        # a config the model refuses (e.g. a crop size): leave no half-made run behind, so
+        # the corrected command needs no --force
+        if not args.resume and dist.main:
+            (out / CONFIG).unlink(missing_ok=True)
+            if not any(out.iterdir()):
+                out.rmdir()
+        raise
     trainer = Trainer(
         recipe.model,
         recipe.optimizer,

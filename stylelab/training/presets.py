@@ -60,6 +60,17 @@ PRESETS: dict[str, dict[str, dict]] = {
             "source": "mechanisms.md §4.3-4.5",
         },
     },
+    "style_rwkv": {
+        "book": {  # the shipped run (data/training/style_rwkv)
+            "encoder": "mobilenetv2", "width": 0.25, "size": 128, "batch": 4, "lr": 2e-4,
+            "steps": 3000,
+        },
+        "paper": {  # mechanisms §5.6 [R]: Restore-RWKV's sizes, 256 crops, batch 8, 160k
+            "encoder": "vgg19", "width": 1.0, "size": 256, "batch": 8, "lr": 1e-4,
+            "lr_decay": 0.0, "steps": 160_000, "dim": 48, "blocks": [4, 6, 6, 8], "patch": 2,
+            "load_size": 512, "source": "mechanisms.md §5.6 (a reconstruction)",
+        },
+    },
 }  # fmt: skip
 
 FLAG_KEYS = (  # preset keys that are command-line flags (argparse dest names)

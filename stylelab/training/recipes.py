@@ -189,11 +189,30 @@ def recipe_mamba_st(config: dict, device: torch.device) -> Recipe:
     return network_recipe(from_config(encoder, config).to(device), encoder, config, PATCH * 4)
 
 
+def recipe_style_rwkv(config: dict, device: torch.device) -> Recipe:
+    """StyleRWKV at book size (`stylelab.rwkv.style_rwkv`): a 4-level RWKV encoder shared by
+    content and style, AdaIN at every level, an RWKV decoder with skips and a CNN head, all
+    trained from scratch with the StyTr² loss (as Mamba-ST, so the two compare)."""
+    from stylelab.core.errors import StylelabError
+    from stylelab.encoders import load_encoder
+    from stylelab.rwkv.style_rwkv import from_config
+
+    encoder = load_encoder(config["encoder"], device=str(device), seed=config["seed"])
+    model = from_config(encoder, config)
+    if config["size"] % model.multiple:
+        raise StylelabError(
+            f"--size {config['size']}: StyleRWKV (patch {model.patch}, 4 levels) needs crops "
+            f"that are multiples of {model.multiple}"
+        )
+    return network_recipe(model.to(device), encoder, config, model.multiple * 2)
+
+
 RECIPES: dict[str, Callable[[dict, torch.device], Recipe]] = {
     "adain": recipe_adain,
     "a2k": recipe_a2k,
     "all_to_all": recipe_a2k,  # the same recipe; config["attention"] picks the layer
     "mamba_st": recipe_mamba_st,
+    "style_rwkv": recipe_style_rwkv,
 }
 
 
@@ -221,6 +240,23 @@ DEFAULTS = {
         "init": "s4d",
         "decoder_drop_path": 0.1,
         # L = 7 Lc + 10 Ls + 70 Lid1 + 1 Lid2 (StyTr²'s weights, as the official code)
+        "content_weight": 7.0,
+        "style_weight": 10.0,
+        "identity_weight": 70.0,
+        "identity_features_weight": 1.0,
+    },
+    "style_rwkv": {
+        "lr": 2e-4,
+        "lr_decay": 5e-5,
+        "dim": 32,
+        "blocks": [1, 1, 1, 1],
+        "patch": 8,
+        "recurrence": 2,
+        "shift": "deform",
+        "scan": "s-scan",
+        "skip": 2,
+        "width": 0.25,
+        # the StyTr² loss, as Mamba-ST (mechanisms §5.6 item 4)
         "content_weight": 7.0,
         "style_weight": 10.0,
         "identity_weight": 70.0,

@@ -44,6 +44,13 @@ ZOO = {
         "command": "stylelab train mamba_st --preset book --threads 2 "
         "--out data/training/mamba_st --publish",
     },
+    "style_rwkv": {
+        "description": "StyleRWKV (Dai et al. 2025, reconstructed): a 4-level RWKV encoder "
+        "(Re-WKV over S-scans, Deform-Shifting), AdaIN at every level, an RWKV decoder with "
+        "skips and a CNN head, book-size, trained here from scratch",
+        "command": "stylelab train style_rwkv --preset book --threads 2 "
+        "--out data/training/style_rwkv --publish",
+    },
 }
 
 
@@ -91,6 +98,8 @@ def load(name: str, device: str = "auto") -> nn.Module:
         from stylelab.adain import from_config
     elif name == "mamba_st":
         from stylelab.ssm.mamba_st import from_config
+    elif name == "style_rwkv":
+        from stylelab.rwkv.style_rwkv import from_config
     else:  # a2k, all_to_all
         from stylelab.attention.net import from_config
     encoder = load_encoder(entry["encoder"], device=device)

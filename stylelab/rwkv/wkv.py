@@ -31,7 +31,7 @@ Backends (`backend=`):
     "torch_loop"   the running-max recurrence (one pass causal, two passes bidirectional) as a
                    torch loop over t: the kernel, readable, in the input dtype
     "numba"        CPU kernels, float64 accumulators, forward + backward (kernels/wkv_cpu.py)
-    "cuda"         numba.cuda forward (kernels/wkv_cuda.py); no backward
+    "cuda"         numba.cuda kernels (kernels/wkv_cuda.py), forward + backward
     "auto"         numba on CPU; on CUDA, cuda without grad, torch with grad
 """
 
@@ -134,12 +134,7 @@ def _dispatch(w, u, k, v, bidirectional: bool, backend: str) -> torch.Tensor:
             )
         return _NumbaWKV.apply(lam, mu, k, v, bidirectional)
     if backend == "cuda":
-        if needs_grad:
-            raise StylelabError(
-                "backend 'cuda' has no backward; use backend='torch' to train, "
-                "or run under torch.no_grad()"
-            )
-        return _cuda(lam, mu, k, v, bidirectional)
+        return _CudaWKV.apply(lam, mu, k, v, bidirectional)
     raise AssertionError(f"unhandled backend {backend!r}")  # resolve_backend checked the name
 
 
@@ -354,7 +349,21 @@ class _NumbaWKV(torch.autograd.Function):
         return dlam, dmu, back(dk), back(dv), None
 
 
-def _cuda(lam, mu, k, v, bidirectional: bool) -> torch.Tensor:
-    from stylelab.kernels.wkv_cuda import wkv_forward_cuda
+class _CudaWKV(torch.autograd.Function):
+    """numba.cuda forward and backward (kernels/wkv_cuda.py) as one autograd op."""
 
-    return wkv_forward_cuda(lam, mu, k, v, bidirectional)
+    @staticmethod
+    def forward(ctx, lam, mu, k, v, bidirectional):
+        from stylelab.kernels.wkv_cuda import wkv_forward_cuda
+
+        ctx.save_for_backward(lam, mu, k, v)
+        ctx.bidirectional = bidirectional
+        return wkv_forward_cuda(lam, mu, k, v, bidirectional)
+
+    @staticmethod
+    def backward(ctx, gy):
+        from stylelab.kernels.wkv_cuda import wkv_backward_cuda
+
+        lam, mu, k, v = ctx.saved_tensors
+        dk, dv, dlam, dmu = wkv_backward_cuda(lam, mu, k, v, gy.to(k.dtype), ctx.bidirectional)
+        return dlam.to(lam.dtype), dmu.to(mu.dtype), dk, dv, None

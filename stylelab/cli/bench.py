@@ -28,6 +28,10 @@ SUITES = {
         "stylelab.bench.ss2d",
         "Mamba-ST's cross SS2D alone: numba vs the torch scans, forward and backward, over size",
     ),
+    "rwkv": (
+        "stylelab.bench.rwkv",
+        "StyleRWKV's spatial mix alone: numba vs torch, S-scan vs raster, over size",
+    ),
 }
 
 

@@ -31,14 +31,15 @@ SCANS = ("raster", "s-scan")
 
 @lru_cache(maxsize=64)
 def _orders(h: int, w: int, scan: str, skip: int, j: int):
-    """(π_j, π_j⁻¹) as CPU LongTensors, or None for the row-major pass (no gather needed)."""
-    if scan == "raster":
-        if j % 2 == 0:
-            return None
-        perm = column(h, w)
-    else:
-        perm = s_scan(h, w, skip, vertical=j % 2 == 1)
-    return perm, inverse(perm)
+    """(π_j, π_j⁻¹) as CPU LongTensors, or None for the row-major pass (no gather needed).
+
+    Cached, so built outside inference mode: a first call under torch.inference_mode must
+    not leave inference tensors that a later training step's index_select saves."""
+    if scan == "raster" and j % 2 == 0:
+        return None
+    with torch.inference_mode(False):
+        perm = column(h, w) if scan == "raster" else s_scan(h, w, skip, vertical=j % 2 == 1)
+        return perm, inverse(perm)
 
 
 def pass_order(resolution, scan: str, skip: int, j: int) -> torch.Tensor:

@@ -234,3 +234,13 @@ def test_bad_inputs():
         SpatialMix(4, shift="left")
     with pytest.raises(StylelabError, match="unknown scan"):
         re_wkv(*_rand_qkv(0, 1, 2, 2, 2, 1), (2, 2), scan="zigzag")
+
+
+def test_training_after_inference_mode():
+    """The cached scan orders built under inference_mode must still serve autograd."""
+    mix = SpatialMix(4, scan="s-scan")
+    x = torch.randn(1, 7 * 9, 4)
+    with torch.inference_mode():
+        mix(x, (7, 9))
+    mix(x.requires_grad_(), (7, 9)).sum().backward()
+    assert x.grad is not None

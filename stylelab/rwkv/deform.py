@@ -9,8 +9,9 @@ Backends (`backend=`):
     "reference"  Python loops by the definition (kernels/deform_reference.py); tiny inputs
     "torch"      torchvision.ops.deform_conv2d (depthwise via groups = C), with autograd:
                  the training path
-    "numba"      CPU kernel, forward only (kernels/deform_cpu.py)
-    "auto"       numba on CPU without grad; torch with grad or on CUDA
+    "numba"      CPU kernels, forward + backward (kernels/deform_cpu.py); it avoids
+                 torchvision's im2col buffer (B·C·9·H·W) and its batched matmuls
+    "auto"       numba on CPU, torch on CUDA
 """
 
 from __future__ import annotations
@@ -31,22 +32,22 @@ def deform_shift(x, offset, weight, mask=None, backend: str = "auto") -> torch.T
         t is not None and t.requires_grad for t in (x, offset, weight, mask)
     )
     if backend == "auto":
-        backend = "torch" if needs_grad or x.is_cuda else "numba"
+        backend = "torch" if x.is_cuda else "numba"
     if backend == "torch":
         return deform_conv2d(x, offset, weight, padding=1, mask=mask)
     if backend in ("numba", "reference"):
         if x.is_cuda:
             raise StylelabError(f"deform_shift: backend {backend!r} runs on the CPU; use 'torch'")
+        if backend == "numba":
+            has_mask = mask is not None
+            mask = mask if has_mask else offset.new_ones(offset.shape[0], 1, 1, 1)
+            return _NumbaDeform.apply(x, offset, weight, mask, has_mask)
         if needs_grad:
             raise StylelabError(
-                f"deform_shift: backend {backend!r} has no backward; use backend='torch' to "
+                "deform_shift: backend 'reference' has no backward; use 'numba' or 'torch' to "
                 "train, or run under torch.no_grad()"
             )
-        return (
-            _numba(x, offset, weight, mask)
-            if backend == "numba"
-            else _reference(x, offset, weight, mask)
-        )
+        return _reference(x, offset, weight, mask)
     raise StylelabError(f"deform_shift: unknown backend {backend!r}; choose one of {BACKENDS}")
 
 
@@ -79,12 +80,33 @@ def _check(x, offset, weight, mask) -> None:
             raise StylelabError(f"deform_shift: {name} contains NaN or Inf")
 
 
-def _numba(x, offset, weight, mask) -> torch.Tensor:
-    from stylelab.kernels.deform_cpu import deform_shift_forward
+def _arrays(*tensors):
+    return [t.detach().contiguous().numpy() for t in tensors]
 
-    arrays = [t.detach().contiguous().numpy() for t in (x, offset, weight)]
-    m = mask.detach().contiguous().numpy() if mask is not None else arrays[1][:, :1]
-    return torch.from_numpy(deform_shift_forward(*arrays, m, mask is not None))
+
+class _NumbaDeform(torch.autograd.Function):
+    """numba forward and backward (kernels/deform_cpu.py) as one autograd op. Without a mask,
+    `mask` is a (B, 1, 1, 1) placeholder the kernels do not read, and gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, offset, weight, mask, has_mask):
+        from stylelab.kernels.deform_cpu import deform_shift_forward
+
+        ctx.save_for_backward(x, offset, weight, mask)
+        ctx.has_mask = has_mask
+        return torch.from_numpy(deform_shift_forward(*_arrays(x, offset, weight, mask), has_mask))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        from stylelab.kernels.deform_cpu import deform_shift_backward
+
+        x, offset, weight, mask = ctx.saved_tensors
+        grads = deform_shift_backward(
+            *_arrays(x, offset, weight, mask), ctx.has_mask, *_arrays(grad_out.to(x.dtype))
+        )
+        dx, doffset, dweight, dmask = (torch.from_numpy(g) for g in grads)
+        dmask = dmask.to(mask.dtype) if ctx.has_mask else None
+        return dx.to(x.dtype), doffset.to(offset.dtype), dweight.to(weight.dtype), dmask, None
 
 
 def _reference(x, offset, weight, mask) -> torch.Tensor:

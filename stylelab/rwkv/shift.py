@@ -135,11 +135,13 @@ def apply_shift(shift: nn.Module, x: torch.Tensor, backend: str = "auto") -> tor
     """Run a shift module; only Deform-Shifting has kernel tiers to pass `backend` to.
 
     A block's `backend` names its WKV tier; the deformable conv follows it where it has that
-    tier. Its numba and reference tiers are forward only, so with autograd on, and for the
-    WKV-only names ("cuda", "torch_loop", ...), it runs torchvision's op ("torch")."""
+    tier, and runs torchvision's op ("torch") for the WKV-only names ("cuda", "torch_loop",
+    ...). Its reference tier is forward only: with autograd on it runs numba instead."""
     if not isinstance(shift, DeformShift):
         return shift(x)
-    grad = torch.is_grad_enabled() and (x.requires_grad or shift.weight.requires_grad)
-    if backend not in ("reference", "numba", "auto") or (grad and backend != "auto"):
+    if backend not in ("reference", "numba", "auto"):
         backend = "torch"
+    grad = torch.is_grad_enabled() and (x.requires_grad or shift.weight.requires_grad)
+    if backend == "reference" and grad:
+        backend = "numba"
     return shift(x, backend=backend)

@@ -191,7 +191,7 @@ def finish(results: dict) -> None:
     speed = results["speedup_backward"][str(both[-1])] if both else None
     results["goals"] = {
         "linear_in_tokens": {"goal": GOALS["linear_in_tokens"], "met": exp is not None
-                             and exp <= LINEAR_MAX, "detail": f"exponent {exp}"},
+                             and exp <= LINEAR_MAX, "detail": f"exponent {exp:.2f}" if exp is not None else "not measured"},
         "s_scan_overhead": {"goal": GOALS["s_scan_overhead"], "met": last is not None
                             and sizes[last]["s_scan_overhead"] <= OVERHEAD_MAX,
                             "detail": f"{sizes[last]['s_scan_overhead']:+.1%} at {last} px"

@@ -117,7 +117,12 @@ def test_demo_slider_moves_offline(browser, demo_book):
 
 
 # chapter -> the sliders its issue promised (attention: one over queries, one over block sizes)
-PROMISED_SLIDERS = {"style_as_statistics": 1, "attention": 2, "scanning_an_image": 1}
+PROMISED_SLIDERS = {
+    "style_as_statistics": 1,
+    "attention": 2,
+    "scanning_an_image": 1,
+    "rwkv_for_images": 1,
+}
 
 
 def book_pages_with_sliders(html_dir: Path) -> list[str]:

@@ -36,6 +36,7 @@ from stylelab.core.checks import image_batch
 from stylelab.core.errors import StylelabError
 from stylelab.losses.stytr import LOSS_WEIGHTS, loss_weights_from, stytr_loss
 from stylelab.nn.decoder import Decoder
+from stylelab.nn.frozen_encoder import FrozenEncoderNet
 from stylelab.rwkv.blocks import Block
 
 LEVELS = 4
@@ -68,7 +69,9 @@ def up(channels: int) -> nn.Module:
     )
 
 
-class StyleRWKV(nn.Module):
+class StyleRWKV(FrozenEncoderNet):
+    NAME = "StyleRWKV"
+
     def __init__(
         self,
         encoder: nn.Module,
@@ -112,22 +115,7 @@ class StyleRWKV(nn.Module):
         """Image sides must be multiples of this: the patch, then three halvings."""
         return self.patch * 2 ** (LEVELS - 1)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.encoder.eval()  # frozen, BatchNorm statistics included
-        return self
-
-    # -- weights and config --
-    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
-
-    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        expected = self.trainable_state_dict()
-        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        if missing or unexpected:
-            raise StylelabError(f"StyleRWKV weights: missing {missing}, unexpected {unexpected}")
-        self.load_state_dict(state, strict=False)
-
+    # -- config (train mode and the trainable weights: FrozenEncoderNet) --
     def config(self) -> dict:
         return {
             "dim": self.dim,

@@ -39,6 +39,7 @@ from stylelab.core.checks import image_batch
 from stylelab.core.errors import StylelabError
 from stylelab.losses.stytr import LOSS_WEIGHTS, loss_weights_from, stytr_loss
 from stylelab.nn.decoder import Decoder
+from stylelab.nn.frozen_encoder import FrozenEncoderNet
 from stylelab.ssm.ss2d import SS2D
 
 PATCH = 8  # the patch embedding's kernel and stride: the token grid is the image / 8
@@ -76,7 +77,9 @@ def shuffle_tokens(s: torch.Tensor, generator: torch.Generator | None = None) ->
     return s.reshape(n_batch, h * w, d)[:, perm].reshape(n_batch, h, w, d)
 
 
-class MambaST(nn.Module):
+class MambaST(FrozenEncoderNet):
+    NAME = "Mamba-ST"
+
     def __init__(
         self,
         encoder: nn.Module,
@@ -115,22 +118,7 @@ class MambaST(nn.Module):
         self.decoder = Decoder(d_model, stride=PATCH, width=width)
         self.generator: torch.Generator | None = None  # the shuffle's; None = global RNG
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.encoder.eval()  # frozen, BatchNorm statistics included
-        return self
-
-    # -- weights and config --
-    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
-
-    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        expected = self.trainable_state_dict()
-        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        if missing or unexpected:
-            raise StylelabError(f"Mamba-ST weights: missing {missing}, unexpected {unexpected}")
-        self.load_state_dict(state, strict=False)
-
+    # -- config (train mode and the trainable weights: FrozenEncoderNet) --
     def config(self) -> dict:
         return {
             "d_model": self.d_model,

@@ -63,7 +63,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     "style_rwkv": {
         "book": {  # the shipped run (data/training/style_rwkv)
             "encoder": "mobilenetv2", "width": 0.25, "size": 128, "batch": 4, "lr": 2e-4,
-            "steps": 3000,
+            "steps": 4500,
         },
         "paper": {  # mechanisms §5.6 [R]: Restore-RWKV's sizes, 256 crops, batch 8, 160k
             "encoder": "vgg19", "width": 1.0, "size": 256, "batch": 8, "lr": 1e-4,

@@ -20,6 +20,7 @@ COMMANDS = {
     "stylize": ("stylelab.cli.stylize", "stylize a content image with one or more style images"),
     "train": ("stylelab.cli.train", "train a model (resumable, with checkpoints)"),
     "evaluate": ("stylelab.cli.evaluate", "score every method on folders of contents and styles"),
+    "ablate": ("stylelab.cli.ablate", "fine-tune a model's ablations and score them"),
     "bench": ("stylelab.cli.bench", "measure speed and write JSON (and plots)"),
     "book": ("stylelab.cli.book", "execute the chapters and build the HTML book"),
     "encoders": ("stylelab.cli.encoders", "list encoders and where their weights come from"),

@@ -85,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "shape), e.g. to fine-tune with another loss; its steps and minutes count in the total",
     )
     parser.add_argument(
+        "--init-partial",
+        action="store_true",
+        help="with --init-from: load only the tensors that fit (the rest keep their "
+        "initialisation), for ablations that change a --set shape key; says what it left",
+    )
+    parser.add_argument(
         "--shift-average",
         choices=("auto", "on", "off"),
         default=None,
@@ -191,14 +197,21 @@ def _config_from_args(args) -> dict:
     for key in ("width", "lr", "style_weight", "identity_weight"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
-    config.update(parse_sets(args.set, args.model))
+    sets = parse_sets(args.set, args.model)
+    config.update(sets)
+    if sets:  # also on their own, so the retrain command repeats them
+        config["set"] = sets
     if args.shift_average != "auto":
         config["shift_average"] = args.shift_average == "on"
     if args.content_dir and args.style_dir:  # the papers' data path (folders.py)
         config["workers"] = args.workers
         config["load_size"] = args.load_size or 2 * args.size
+    if args.init_partial and not args.init_from:
+        raise StylelabError("--init-partial needs --init-from (the checkpoint to load from)")
     if args.init_from:
         config["init_from"] = describe_init(Path(args.init_from))
+        if args.init_partial:
+            config["init_from"]["partial"] = True
     if config.get("base"):  # a recipe that fine-tunes a shipped model: pin its weights
         config["base"] = describe_base(config["base"])
     return config
@@ -351,8 +364,14 @@ def _train(args, out: Path, dist, device, config: dict) -> int:
     if args.resume:
         say(f"resuming {out} at step {trainer.load_checkpoint()} (settings from {CONFIG})")
     elif config.get("init_from"):
-        init_weights(recipe.model, config["init_from"])
+        partial = init_weights(recipe.model, config["init_from"])
         say(f"weights from {config['init_from']['path']} ({config['init_from']['steps']} steps)")
+        if partial:
+            say(
+                f"--init-partial: {partial['copied']} tensors copied; first rows only: "
+                f"{partial['rows'] or 'none'}; left at init: {partial['fresh'] or 'none'}; "
+                f"unused: {partial['unused'] or 'none'}"
+            )
     if trainer.step == 0 and args.sample_every:
         trainer.save_sample()  # step 0: what an untrained decoder draws
     result = trainer.fit(args.steps)

@@ -99,16 +99,52 @@ def init_chain(config: dict) -> list[dict]:
     return chain
 
 
-def init_weights(model: nn.Module, init: dict) -> None:
-    """Load the trainable weights of the checkpoint `describe_init` recorded."""
+def init_weights(model: nn.Module, init: dict) -> dict | None:
+    """Load the trainable weights of the checkpoint `describe_init` recorded; with
+    init["partial"], only what fits (`load_partial`), and return its report."""
     state = torch.load(init["path"], map_location="cpu", weights_only=True)
+    if init.get("partial"):
+        return load_partial(model, state["model"])
     try:
         load_trainable_state(model, state["model"])
     except RuntimeError as err:
         raise StylelabError(
             f"--init-from {init['path']} does not fit this model ({err}); use a run with the "
-            "same encoder and width"
+            "same encoder and width, or --init-partial for an ablation that changes shapes"
         ) from err
+    return None
+
+
+def load_partial(model: nn.Module, state: dict[str, torch.Tensor]) -> dict:
+    """Copy into `model` every trainable tensor of `state` that fits; for the ablations,
+    which change a config key and fine-tune from the shipped model.
+
+    A tensor whose shape differs only in its first dimension gets the overlapping rows
+    (Re-WKV's per-pass decay and bonus are (q, C): q = 1 keeps pass 0, q = 3 keeps passes
+    0-1 and leaves pass 2 at its initialisation). Everything else that does not match keeps
+    its initialisation. Returns {"copied", "rows", "fresh", "unused"}: key counts and lists.
+    """
+    own = trainable_state(model)
+    new, report = (
+        {},
+        {"copied": 0, "rows": [], "fresh": [], "unused": sorted(set(state) - set(own))},
+    )
+    for key, mine in own.items():
+        theirs = state.get(key)
+        if theirs is not None and theirs.shape == mine.shape:
+            new[key], report["copied"] = theirs.to(mine.dtype), report["copied"] + 1
+        elif theirs is not None and theirs.ndim == mine.ndim and theirs.shape[1:] == mine.shape[1:]:
+            rows = min(len(theirs), len(mine))  # (q, C): the passes both models have
+            new[key] = mine.clone()
+            new[key][:rows] = theirs[:rows].to(mine.dtype)
+            report["rows"].append(key)
+        else:
+            new[key] = mine
+            report["fresh"].append(key)
+    if not report["copied"]:
+        raise StylelabError("--init-partial: no tensor of the checkpoint fits this model")
+    load_trainable_state(model, new)
+    return report
 
 
 def _prepare_out(out: Path, resume: bool, force: bool, check_only: bool = False) -> None:
@@ -146,8 +182,12 @@ def retrain_command(config: dict, steps: int, out: str, publish: bool = True) ->
     for key in ("content_dir", "style_dir", "load_size"):
         if config.get(key):
             parts.append(f"--{key.replace('_', '-')} {config[key]}")
+    for key, value in config.get("set", {}).items():  # the --set KEY=VALUE it was given
+        parts.append(f"--set {key}={json.dumps(value, separators=(',', ':'))}")
     if config.get("init_from"):
         parts.append(f"--init-from {config['init_from']['path']}")
+        if config["init_from"].get("partial"):
+            parts.append("--init-partial")
     parts.append(f"--out {out}" + (" --publish" if publish else ""))
     return " ".join(parts)
 

@@ -24,7 +24,7 @@ help:
 # The kernel that Jupyter lists as "Python (stylelab)" runs this venv's python.
 $(STAMP):
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[book,dev]'
+	$(BIN)/python -m pip install -e '.[book,dev,text]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name stylelab --display-name "Python (stylelab)"
 	rm -f $(VENV)/.bootstrap-*
 	touch $@

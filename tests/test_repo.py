@@ -33,7 +33,11 @@ def pyproject_requirements() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project.get("optional-dependencies", {})
     return {
-        _spec(r) for r in project["dependencies"] + extras.get("book", []) + extras.get("dev", [])
+        _spec(r)
+        for r in project["dependencies"]
+        + extras.get("book", [])
+        + extras.get("dev", [])
+        + extras.get("text", [])
     }
 
 

@@ -70,7 +70,7 @@ def crop_to_multiple(img: torch.Tensor, multiple: int) -> torch.Tensor:
     return centre_crop(img, h - h % multiple, w - w % multiple)
 
 
-def _overlay(ax, image, weights, title):
+def overlay(ax, image, weights, title):
     """The style dimmed, and the attention in colour on top: opacity = weight / max weight,
     each weight spread over 3x3 feature pixels so that single-pixel peaks stay visible."""
     w = torch.as_tensor(weights)[None, None]
@@ -100,7 +100,7 @@ def query_figure(content_img, style_img, point, rows: list[tuple[str, torch.Tens
     axes[0].set_title("content: the query", fontsize=10)
     axes[0].axis("off")
     for ax, (title, weights) in zip(axes[1:], rows):
-        _overlay(ax, style, weights, title)
+        overlay(ax, style, weights, title)
     fig.supxlabel(textwrap.fill(caption, 150), fontsize=8)
     return fig
 

@@ -67,6 +67,7 @@ def run_summary(stages: list[Stage], entry: dict) -> str:
         f"{entry['steps']:,}\n"
         f"* learning rate: {log[0]['lr']:.3g} at the first logged step, "
         f"{log[-1]['lr']:.3g} at the last"
+        + (f"\n* time: {entry['train_minutes_note']}" if entry.get("train_minutes_note") else "")
     )
 
 

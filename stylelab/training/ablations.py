@@ -40,7 +40,7 @@ EVAL_STYLES = ("brush", "voronoi", "pointillism", "waves")  # the comparing chap
 
 
 def folder_name(name: str) -> str:
-    """'shift=q-shift' -> 'shift_q-shift', 'raster (p=1)' -> 'raster_p1'."""
+    """'shift=q-shift' -> 'shift_q-shift', 'raster (p=1)' -> 'raster_p_1'."""
     return (
         "".join(c if c.isalnum() or c == "-" else "_" for c in name).replace("__", "_").strip("_")
     )

@@ -51,6 +51,8 @@ def test_stage_lines_and_summary_say_what_each_stage_was():
     assert "* log: 5 steps, 0.2 min of step time, median 3.00 s per step;" in summary
     assert summary.endswith("0.001 at the first logged step, 0.0005 at the last")
     assert log_files([first, second]) == "stage1/log.jsonl, log.jsonl"
+    noted = run_summary([first, second], {"data": "d", "steps": 5, "train_minutes_note": "paused"})
+    assert noted.endswith("at the last\n* time: paused")
 
 
 def test_plot_draws_each_term_its_average_and_the_stage_marks():

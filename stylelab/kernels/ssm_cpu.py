@@ -362,7 +362,7 @@ def channels_per_task(n_batch: int, n_channels: int, groups_B: int, groups_C: in
     sum per call. B and C grouped differently: one channel per task."""
     import numba
 
-    if groups_B != groups_C:
+    if groups_B != groups_C or n_channels % groups_B:
         return 1
     per_group = n_channels // groups_B
     wanted = TASKS_PER_THREAD * numba.get_num_threads()
@@ -403,7 +403,9 @@ class SelectiveScanNumba(torch.autograd.Function):
         )
         du, ddelta, dz = (np.zeros(u.shape, np.float32) for _ in range(3))
         dA_part = np.empty((n_batch, n_channels, n_state), np.float32)
-        span = channels_per_task(n_batch, n_channels, B.shape[1], C.shape[1])
+        # groups from the kernel's (batch, G, L, N) layout: a 3-D B (batch, N, L) is one group,
+        # and its shape[1] is N, not G (reading it as G once skipped the last channels)
+        span = channels_per_task(n_batch, n_channels, arrays[3].shape[1], arrays[4].shape[1])
         # zeros: the kernel adds into them (calloc: untouched pages cost nothing up front)
         dB_part = np.zeros((n_batch, n_channels // span, length, n_state), np.float32)
         dC_part = np.zeros_like(dB_part)

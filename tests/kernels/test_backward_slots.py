@@ -46,3 +46,30 @@ def test_every_span_gives_the_loop_gradients(monkeypatch, n_state, grouped):
 def test_differently_grouped_b_and_c_take_one_channel_per_task():
     assert ssm_cpu.channels_per_task(12, 1024, 4, 1) == 1
     assert ssm_cpu.channels_per_task(12, 1024, 4, 4) > 1
+
+
+def test_ungrouped_b_with_a_channel_count_that_n_does_not_divide(monkeypatch):
+    """Regression: the backward once took a 3-D B's N for its group count, so with 5
+    channels and N = 2 it ran tasks of 2 channels over 2 slots and never did channel 4
+    (seen when an earlier test left numba at one thread)."""
+    g = torch.Generator().manual_seed(5)
+    batch, channels, length, n_state = 2, 5, 3, 2
+    inputs = [
+        torch.randn(batch, channels, length, generator=g),
+        torch.randn(batch, channels, length, generator=g),
+        -torch.rand(channels, n_state, generator=g),
+        torch.randn(batch, n_state, length, generator=g),
+        torch.randn(batch, n_state, length, generator=g),
+        torch.randn(channels, generator=g),
+        torch.randn(batch, channels, length, generator=g),
+        torch.randn(channels, generator=g),
+    ]
+    want = _grads("torch_loop", inputs)
+    seen = []
+    real = ssm_cpu.channels_per_task
+    monkeypatch.setattr(ssm_cpu, "TASKS_PER_THREAD", 0)  # as few tasks as possible
+    monkeypatch.setattr(ssm_cpu, "channels_per_task", lambda *a: seen.append(real(*a)) or seen[-1])
+    for got, expected in zip(_grads("numba", inputs), want):
+        torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)
+    assert seen == [channels]  # one group of 5: one task per batch element takes all five
+    assert ssm_cpu.channels_per_task(2, 5, 2, 2) == 1  # 2 groups cannot split 5 channels

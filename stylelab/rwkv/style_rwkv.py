@@ -183,7 +183,7 @@ class StyleRWKV(FrozenEncoderNet):
         """Content (N, 3, H, W) and K styles (1 or N, 3, H', W') in [0, 1] -> (N, 3, H, W).
 
         Any sizes: each image is padded (edge pixels) to sides that are multiples of
-        `multiple` and the output cropped back; styles keep their own size (AdaIN reads only
+        `multiple`, at least two of them (128 px at patch 8), and the output cropped back; styles keep their own size (AdaIN reads only
         their statistics). alpha and the style weights mix the AdaIN targets at every level,
         as AdaIN's `blend` does at its one level."""
         alpha = check_alpha(alpha)
@@ -212,9 +212,12 @@ class StyleRWKV(FrozenEncoderNet):
         return out
 
     def _padded(self, img: torch.Tensor) -> torch.Tensor:
+        """Edge-padded to multiples of `multiple`, and to at least two of them a side: the
+        deepest level then has 2x2 tokens or more, so AdaIN has a variance to match."""
         h, w = img.shape[-2:]
         m = self.multiple
-        return F.pad(img, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        pad_h, pad_w = (max(2 * m, n + (-n) % m) - n for n in (h, w))
+        return F.pad(img, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 def from_config(encoder: nn.Module, config: dict) -> StyleRWKV:

@@ -139,3 +139,14 @@ def test_bad_set_and_size_are_refused(tmp_path, capsys):
     assert "multiples of 64" in capsys.readouterr().err
     assert main([*base, "--size", "64", "--set", "depth=3"]) == 2
     assert "config keys" in capsys.readouterr().err
+
+
+def test_small_images_are_padded_until_the_deepest_level_has_a_variance(encoder):
+    """At patch 8 a 64-px image is one token at level 4, where AdaIN has no variance: the
+    padding makes every side at least 2 x 64 px, and the output is cropped back."""
+    torch.manual_seed(0)
+    net = from_config(encoder, {"dim": 4, "patch": 8, "width": 0.125})
+    assert net.multiple == 64
+    for h, w in ((64, 64), (40, 130), (33, 33)):
+        out = net.stylize(torch.rand(1, 3, h, w), torch.rand(1, 3, 48, 48))
+        assert out.shape == (1, 3, h, w) and torch.isfinite(out).all()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from stylelab.rwkv.re_wkv import pass_order
-from stylelab.scan_orders import scan_picture
+from stylelab.scan_orders import inverse, scan_picture
 
 FIGURE_WIDTH = 9.2
 
@@ -23,11 +23,8 @@ FIGURE_WIDTH = 9.2
 def bi_wkv_matrix(w: float, u: float, k: torch.Tensor) -> torch.Tensor:
     """(T, T) weights P[t, i] of one channel's Bi-WKV, as `bi_wkv` computes them (w and u
     divided by T here): softmax over i of -(|t-i|-1) w/T + k_i, and u/T + k_t at i = t."""
-    length = k.numel()
-    pos = torch.arange(length, dtype=torch.float64)
-    dist = (pos[:, None] - pos[None, :]).abs()
-    logits = torch.where(dist == 0, u / length, -(dist - 1) * w / length) + k.double()[None, :]
-    return torch.softmax(logits, dim=1)
+    one = torch.tensor([w], dtype=torch.float64), torch.tensor([u], dtype=torch.float64)
+    return bi_wkv_matrices(*one, k.reshape(-1, 1))[0]
 
 
 def re_wkv_matrix(k, decay, first, resolution, scan="raster", skip=2) -> torch.Tensor:
@@ -38,8 +35,7 @@ def re_wkv_matrix(k, decay, first, resolution, scan="raster", skip=2) -> torch.T
     for j in range(len(decay)):
         perm = pass_order(resolution, scan, skip, j)
         p = bi_wkv_matrix(float(decay[j]), float(first[j]), k[perm])  # in pass order
-        inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(length)
+        inv = inverse(perm)
         total = p[inv][:, inv] @ total  # back to row-major, then chained after the passes so far
     return total
 
@@ -136,8 +132,7 @@ def spatial_mix_rows(mix, x: torch.Tensor, resolution, position: int) -> torch.T
     row[:, position] = 1.0
     for j in reversed(range(mix.recurrence)):  # row @ P_{q-1} ... P_0, last pass first
         perm = pass_order((h, w), mix.scan, mix.skip, j)
-        inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(h * w)
+        inv = inverse(perm)
         p = bi_wkv_matrices(mix.spatial_decay[j], mix.spatial_first[j], k[perm])  # (C, T, T)
         row = torch.einsum("ct,cti->ci", row, p[:, inv][:, :, inv])  # row-major again
     return row
@@ -146,7 +141,8 @@ def spatial_mix_rows(mix, x: torch.Tensor, resolution, position: int) -> torch.T
 def offset_figure(image: np.ndarray, offset, mask, stride: int, caption: str, every: int = 1):
     """Deform-Shifting's learned sampling on a feature map: for every `every`-th token, an
     arrow from the token to the mask-weighted mean of its 9 taps' sampling points, and beside
-    it how far each arrow is from the map's average arrow. offset (18, h, w) (dy, dx per tap, feature pixels), mask (9, h, w)."""
+    it how far each arrow is from the map's average arrow.
+    offset (18, h, w): (dy, dx) per tap, in feature pixels; mask (9, h, w)."""
     offset, mask = torch.as_tensor(offset).double(), torch.as_tensor(mask).double()
     h, w = mask.shape[-2:]
     dy, dx = offset[0::2], offset[1::2]  # (9, h, w) each: tap t's shift from its grid place

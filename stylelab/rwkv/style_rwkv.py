@@ -183,8 +183,8 @@ class StyleRWKV(FrozenEncoderNet):
         """Content (N, 3, H, W) and K styles (1 or N, 3, H', W') in [0, 1] -> (N, 3, H, W).
 
         Any sizes: each image is padded (edge pixels) to sides that are multiples of
-        `multiple`, at least two of them (128 px at patch 8), and the output cropped back; styles keep their own size (AdaIN reads only
-        their statistics). alpha and the style weights mix the AdaIN targets at every level,
+        `multiple`, at least two of them (128 px at patch 8), and the output cropped back;
+        styles keep their own size (AdaIN reads only their statistics). alpha and the style weights mix the AdaIN targets at every level,
         as AdaIN's `blend` does at its one level."""
         alpha = check_alpha(alpha)
         styles = [style_imgs] if isinstance(style_imgs, torch.Tensor) else list(style_imgs)

@@ -90,12 +90,10 @@ def load_run(folder: Path, device="cpu"):
     from safetensors.torch import load_file
 
     from stylelab.encoders import load_encoder
+    from stylelab.training.zoo import builder
 
     config = json.loads((folder / "config.json").read_text())
-    if config["model"] != "style_rwkv":
-        raise StylelabError(f"{folder}: load_run knows style_rwkv runs, not {config['model']}")
-    from stylelab.rwkv.style_rwkv import from_config
-
+    from_config = builder(config["model"])
     final = folder / "final.safetensors"
     if not final.is_file():
         raise StylelabError(f"{folder} has no final.safetensors yet; finish it with `ablate`")

@@ -125,10 +125,8 @@ def load_partial(model: nn.Module, state: dict[str, torch.Tensor]) -> dict:
     its initialisation. Returns {"copied", "rows", "fresh", "unused"}: key counts and lists.
     """
     own = trainable_state(model)
-    new, report = (
-        {},
-        {"copied": 0, "rows": [], "fresh": [], "unused": sorted(set(state) - set(own))},
-    )
+    new = {}
+    report = {"copied": 0, "rows": [], "fresh": [], "unused": sorted(set(state) - set(own))}
     for key, mine in own.items():
         theirs = state.get(key)
         if theirs is not None and theirs.shape == mine.shape:

@@ -79,6 +79,20 @@ def _entry(name: str) -> dict:
         raise StylelabError(f"{err}; train it with `{ZOO[name]['command']}`") from err
 
 
+def builder(name: str):
+    """The `from_config(encoder, config)` that builds zoo model `name` (shipped or a run's)."""
+    _check_name(name)
+    if name == "adain":
+        from stylelab.adain import from_config
+    elif name == "mamba_st":
+        from stylelab.ssm.mamba_st import from_config
+    elif name == "style_rwkv":
+        from stylelab.rwkv.style_rwkv import from_config
+    else:  # a2k, all_to_all
+        from stylelab.attention.net import from_config
+    return from_config
+
+
 def load(name: str, device: str = "auto") -> nn.Module:
     """A ready model (eval mode, on `device`) from verified shipped weights."""
     from stylelab.core import weights
@@ -94,14 +108,7 @@ def load(name: str, device: str = "auto") -> nn.Module:
     stages = [i["command"] for i in init_chain(entry) if i.get("command")]
     hint = "` then `".join([*stages, entry.get("command", ZOO[name]["command"])])
     state = weights.load_shipped(name, retrain_hint=hint)  # verifies the sha256 first
-    if name == "adain":
-        from stylelab.adain import from_config
-    elif name == "mamba_st":
-        from stylelab.ssm.mamba_st import from_config
-    elif name == "style_rwkv":
-        from stylelab.rwkv.style_rwkv import from_config
-    else:  # a2k, all_to_all
-        from stylelab.attention.net import from_config
+    from_config = builder(name)
     encoder = load_encoder(entry["encoder"], device=device)
     try:
         model = from_config(encoder, entry["config"])

@@ -21,6 +21,7 @@ COMMANDS = {
     "train": ("stylelab.cli.train", "train a model (resumable, with checkpoints)"),
     "evaluate": ("stylelab.cli.evaluate", "score every method on folders of contents and styles"),
     "ablate": ("stylelab.cli.ablate", "fine-tune a model's ablations and score them"),
+    "text-space": ("stylelab.cli.text_space", "train the offline image tower of chapter 7"),
     "bench": ("stylelab.cli.bench", "measure speed and write JSON (and plots)"),
     "book": ("stylelab.cli.book", "execute the chapters and build the HTML book"),
     "encoders": ("stylelab.cli.encoders", "list encoders and where their weights come from"),

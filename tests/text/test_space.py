@@ -3,60 +3,39 @@ interface, the offline text tower, and the image head on the frozen encoder."""
 
 import pytest
 import torch
-from torch import nn
+from tiny_clip import make_tiny_space
 
 from stylelab.core.errors import StylelabError
 from stylelab.text.prompts import TEMPLATES, templated
 from stylelab.text.space import MiniLMText, OpenClipSpace, StatsImageHead
 
 
-class TinyClip(nn.Module):
-    """open_clip's two methods, random weights: 8-d embeddings."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.visual = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 8))
-        self.words = nn.EmbeddingBag(1000, 8)
-
-    def encode_image(self, x):
-        return self.visual(x)
-
-    def encode_text(self, tokens):
-        return self.words(tokens)
-
-
-def tiny_tokenizer(texts):
-    ids = [[sum(map(ord, w)) % 1000 for w in t.split()][:12] for t in texts]
-    return torch.tensor([row + [0] * (12 - len(row)) for row in ids])
-
-
 @pytest.fixture
-def space():
-    return OpenClipSpace(TinyClip(), tiny_tokenizer, dim=8, size=32)
+def tiny_space():
+    return make_tiny_space()
 
 
-def test_adapter_gives_unit_rows(space):
+def test_adapter_gives_unit_rows(tiny_space):
     images = torch.rand(3, 3, 40, 56)
-    e = space.encode_image(images)
+    e = tiny_space.encode_image(images)
     assert e.shape == (3, 8) and torch.allclose(e.norm(dim=1), torch.ones(3))
-    t = space.encode_text(["a cat", "stained glass"])
+    t = tiny_space.encode_text(["a cat", "stained glass"])
     assert t.shape == (2, 8) and torch.allclose(t.norm(dim=1), torch.ones(2))
 
 
-def test_prompt_embedding_is_the_template_mean(space):
-    want = space.encode_text(templated("stained glass")).mean(0)
-    got = space.prompt_embedding("stained glass")
+def test_prompt_embedding_is_the_template_mean(tiny_space):
+    want = tiny_space.encode_text(templated("stained glass")).mean(0)
+    got = tiny_space.prompt_embedding("stained glass")
     assert torch.allclose(got, want / want.norm()) and len(TEMPLATES) == 79
-    direction = space.text_direction("stained glass")
+    direction = tiny_space.text_direction("stained glass")
     assert torch.isclose(direction.norm(), torch.tensor(1.0))
 
 
-def test_adapter_refuses_bad_input(space, tmp_path):
+def test_adapter_refuses_bad_input(tiny_space, tmp_path):
     with pytest.raises(StylelabError, match="non-empty"):
-        space.encode_text(["a cat", ""])
+        tiny_space.encode_text(["a cat", ""])
     with pytest.raises(StylelabError):
-        space.encode_image(torch.rand(3, 40, 56) * 5)
+        tiny_space.encode_image(torch.rand(3, 40, 56) * 5)
     with pytest.raises(StylelabError, match="no CLIP checkpoint"):
         OpenClipSpace.from_local("ViT-B-32", tmp_path / "missing.bin")
 

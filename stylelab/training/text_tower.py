@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 
 from stylelab import paintings
-from stylelab.core import images
 from stylelab.text import corpus
 from stylelab.text.corpus import Label
 from stylelab.training import data
@@ -163,7 +162,7 @@ def train_head(head, stats, codes, caption_table, caption_embeddings, steps: int
             "seconds": time.perf_counter() - start}  # fmt: skip
 
 
-def captions_for(labels: list[Label], seed: int = 0):
+def captions_for(labels: list[Label]):
     """Every caption of every label: (texts, their Labels, per label a LongTensor of rows)."""
     texts, owners, table, index = [], [], [], {}
     own = {}
@@ -184,13 +183,3 @@ def captions_for(labels: list[Label], seed: int = 0):
             rows.append(index[text])
         table.append(torch.tensor(rows))
     return texts, owners, table
-
-
-def photo_image(name: str, side: int = 224) -> torch.Tensor:
-    """A bundled photo, centre-cropped square at `side` (for the chapter's figures)."""
-    img = images.sample_content(name) if name in images.SAMPLE_CONTENT else _photo(name)
-    h, w = img.shape[-2:]
-    c = min(h, w)
-    img = img[..., (h - c) // 2 : (h - c) // 2 + c, (w - c) // 2 : (w - c) // 2 + c]
-    return F.interpolate(img, size=(side, side), mode="bilinear", antialias=True,
-                         align_corners=False)  # fmt: skip

@@ -93,7 +93,7 @@ def run(out: Path, steps: int = 3000, seed: int = 0, publish: bool = False,
     render_s = time.perf_counter() - t0
     log({"phase": "rendered", "train": len(labels), "held_out": len(held), "seconds": render_s})
     text = MiniLMText()
-    texts, owners, table = tower.captions_for(labels, seed)
+    texts, owners, table = tower.captions_for(labels)
     emb = text(texts)
     emb.codes = tower.label_codes(owners)
     fit = tower.train_head(head, stats, tower.label_codes(labels), table, emb, steps=steps,
